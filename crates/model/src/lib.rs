@@ -1,1 +1,15 @@
-//! x
+//! The instance model of basalt: every vmadm property with its type, unit,
+//! default and the brands that accept it; create-time normalisation and
+//! validation; update semantics; the grammar of `vmadm list` and `lookup`.
+//!
+//! This crate is pure. It never touches files, processes, clocks or the
+//! network: what it needs to know of the host (pools, nic tags, other
+//! instances, the time, randomness) is handed to it as data.
+
+#![forbid(unsafe_code)]
+
+pub mod brand;
+pub mod ids;
+
+pub use brand::{Brand, BrandSet};
+pub use ids::{Gib, Mac, Mib, VmUuid};
