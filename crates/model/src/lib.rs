@@ -9,7 +9,12 @@
 #![forbid(unsafe_code)]
 
 pub mod brand;
+pub mod facts;
 pub mod ids;
+pub mod pci;
+pub mod schema;
+pub mod validate;
+pub mod value;
 
 pub use brand::{Brand, BrandSet};
 pub use ids::{Gib, Mac, Mib, VmUuid};
