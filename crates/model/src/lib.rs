@@ -11,6 +11,10 @@
 pub mod brand;
 pub mod facts;
 pub mod ids;
+pub mod ip;
+pub mod memory;
+pub mod nic;
+pub mod order;
 pub mod pci;
 pub mod schema;
 pub mod validate;
