@@ -9,6 +9,9 @@
 #![forbid(unsafe_code)]
 
 pub mod brand;
+pub mod checks;
+pub mod create;
+pub mod disk;
 pub mod facts;
 pub mod ids;
 pub mod ip;
