@@ -20,6 +20,7 @@ pub mod nic;
 pub mod order;
 pub mod pci;
 pub mod schema;
+pub mod update;
 pub mod validate;
 pub mod value;
 

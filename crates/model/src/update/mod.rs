@@ -1,0 +1,283 @@
+//! Update semantics (reference 2.5), pure: plain keys, the `key=value`
+//! command-line form, `set_`/`remove_` for the flat objects, `add_`/
+//! `update_`/`remove_` for the keyed collections, SmartOS's unsetting rules
+//! and memory adjustments. The result is the new configuration and a typed
+//! list of [`Change`]s.
+
+mod change;
+mod cli;
+mod collections;
+
+pub use change::{Change, Effect, MAPS, diff};
+pub use cli::parse_args;
+
+use serde_json::{Map, Value, json};
+
+use crate::brand::Brand;
+use crate::checks::{DEFAULT_RECSIZE, check_properties, check_routes};
+use crate::create::{drop_bad_properties, finish_scalars, objects, only_when_true};
+use crate::facts::{Entropy, HostFacts};
+use crate::ids::VmUuid;
+use crate::schema::{self, Action, PropType};
+use crate::validate::validate;
+use crate::value::{as_bool, as_list, int_value, is_unset, js_number};
+use crate::{memory, nic};
+
+/// Why an update was refused; the message is vmadm's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UpdateError {
+    /// A `key=value` argument without `=`.
+    #[error("Invalid argument: \"{0}\" (expected key=value)")]
+    BadArgument(String),
+    /// An integer property holds a string that is not a number.
+    #[error("Invalid value for {0}: null:number")]
+    NotANumber(String),
+    /// Values are wrong.
+    #[error("Invalid value(s) for: {}", .0.join(","))]
+    Invalid(Vec<String>),
+    /// Semantic checks failed; one message per line.
+    #[error("{}", .0.join("\n"))]
+    Checks(Vec<String>),
+}
+
+/// An instance as it is now, to be updated.
+pub struct Current<'a> {
+    /// Its stored configuration.
+    pub vm: &'a Map<String, Value>,
+    /// Its brand.
+    pub brand: Brand,
+    /// Its uuid.
+    pub uuid: &'a VmUuid,
+    /// Its `state`.
+    pub state: &'a str,
+    /// Its `zone_state`.
+    pub zone_state: &'a str,
+}
+
+/// The outcome of an update.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Updated {
+    /// The new configuration.
+    pub vm: Map<String, Value>,
+    /// What changed.
+    pub changes: Vec<Change>,
+    /// Keys ignored because they cannot be updated for the brand, for the
+    /// log.
+    pub dropped: Vec<String>,
+    /// Other things skipped (unknown MACs in remove_nics), for the log.
+    pub warnings: Vec<String>,
+}
+
+/// Applies an update payload to an instance.
+pub fn update(
+    current: &Current<'_>,
+    payload: Map<String, Value>,
+    facts: &HostFacts,
+    now: &str,
+    entropy: &mut dyn Entropy,
+) -> Result<Updated, UpdateError> {
+    let mut p = payload;
+    coerce_integers(&mut p)?;
+    let block_size_change = objects(&p, "update_disks")
+        .iter()
+        .any(|d| d.contains_key("block_size"));
+    if block_size_change {
+        return Err(UpdateError::Checks(vec![
+            "cannot change .block_size for a disk after creation".into(),
+        ]));
+    }
+    let report = validate(&p, current.brand, Action::Update, facts);
+    let dropped = drop_bad_properties(&mut p, &report);
+    if !report.bad_values.is_empty() {
+        return Err(UpdateError::Invalid(report.bad_values));
+    }
+    let old = current.vm;
+    let mut vm = old.clone();
+    apply_plain(&mut vm, &p);
+    memory::derive_update(old, &mut vm, &p, current.brand);
+    apply_maps(&mut vm, &p);
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    let ctx = collections::Ctx {
+        brand: current.brand,
+        uuid: current.uuid,
+        state: current.state,
+        zone_state: current.zone_state,
+    };
+    collections::nics(&mut vm, &p, &ctx, entropy, &mut errors, &mut warnings);
+    if current.brand.is_hvm() {
+        collections::disks(&mut vm, &p, &ctx, entropy, &mut errors);
+    }
+    collections::keyed(&mut vm, &p, "filesystems", "target", &mut errors);
+    let pci_touched = [
+        "add_pci_devices",
+        "update_pci_devices",
+        "remove_pci_devices",
+    ]
+    .iter()
+    .any(|k| p.contains_key(*k));
+    if pci_touched && current.state != "stopped" {
+        errors.push(format!(
+            "updates to pci_devices are only allowed when state is \"stopped\", currently: {} ({})",
+            current.state, current.zone_state
+        ));
+    } else {
+        collections::keyed(&mut vm, &p, "pci_devices", "path", &mut errors);
+    }
+    check(&vm, current, facts, &mut errors);
+    if !errors.is_empty() {
+        return Err(UpdateError::Checks(errors));
+    }
+    let changes = diff(old, &vm);
+    if !changes.is_empty() {
+        vm.insert("last_modified".into(), json!(now));
+    }
+    Ok(Updated {
+        vm,
+        changes,
+        dropped,
+        warnings,
+    })
+}
+
+fn check(
+    vm: &Map<String, Value>,
+    current: &Current<'_>,
+    facts: &HostFacts,
+    errors: &mut Vec<String>,
+) {
+    errors.extend(check_properties(vm, current.brand));
+    let nics = objects(vm, "nics");
+    let old_nics = objects(current.vm, "nics");
+    if nics != old_nics {
+        errors.extend(nic::check(&nics));
+        let new_ones: Vec<_> = nics
+            .iter()
+            .filter(|n| !old_nics.contains(n))
+            .cloned()
+            .collect();
+        errors.extend(nic::check_tags(&new_ones, facts));
+        if nic::conflicts(current.uuid.as_str(), &new_ones, facts) {
+            errors.push(
+                "Conflict detected with another vm, please check the MAC, IP, and VRID".into(),
+            );
+        }
+    }
+    if let Some(routes) = vm.get("routes").and_then(Value::as_object)
+        && (Some(routes) != current.vm.get("routes").and_then(Value::as_object) || nics != old_nics)
+    {
+        errors.extend(check_routes(routes, &nics));
+    }
+}
+
+/// Integers given as strings become numbers; blank strings become null
+/// (unset); a string that is not a number is refused.
+fn coerce_integers(p: &mut Map<String, Value>) -> Result<(), UpdateError> {
+    for (key, value) in p.iter_mut() {
+        let Some(prop) = schema::property(key) else {
+            continue;
+        };
+        if !matches!(prop.ty, PropType::Integer { .. }) {
+            continue;
+        }
+        if let Value::String(s) = value {
+            if s.trim().is_empty() {
+                *value = Value::Null;
+            } else {
+                let n = js_number(s).ok_or_else(|| UpdateError::NotANumber(key.clone()))?;
+                *value = if n.fract() == 0.0 && n.is_finite() {
+                    int_value(n as i64)
+                } else {
+                    json!(n)
+                };
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Plain top-level keys with SmartOS's unsetting rules: null or "" removes
+/// an integer (but `quota` becomes 0, and a record size resets to the
+/// default), `cpu_cap: 0` removes the cap, `tmpfs: 0` stays 0, a blank
+/// string removes a string, false removes the keys shown only when true.
+fn apply_plain(vm: &mut Map<String, Value>, p: &Map<String, Value>) {
+    for (key, value) in p {
+        let Some(prop) = schema::property(key) else {
+            continue;
+        };
+        let unset = is_unset(value);
+        match prop.ty {
+            PropType::Integer { .. } => {
+                let n = value.as_i64();
+                match key.as_str() {
+                    "quota" if unset => vm.insert(key.clone(), json!(0)),
+                    "zfs_root_recsize" | "zfs_data_recsize" if unset || n == Some(0) => {
+                        vm.insert(key.clone(), json!(DEFAULT_RECSIZE))
+                    }
+                    "cpu_cap" if n == Some(0) => vm.remove(key),
+                    _ if unset => vm.remove(key),
+                    _ => vm.insert(key.clone(), value.clone()),
+                };
+            }
+            PropType::Boolean => match as_bool(value) {
+                Some(false) if only_when_true(key) => {
+                    vm.remove(key);
+                }
+                Some(b) => {
+                    vm.insert(key.clone(), Value::Bool(b));
+                }
+                None => {}
+            },
+            _ if unset && !matches!(prop.ty, PropType::List(_)) => {
+                vm.remove(key);
+            }
+            _ => {
+                vm.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    let mut lists = Map::new();
+    for (key, value) in p {
+        if schema::property(key).is_some_and(|prop| matches!(prop.ty, PropType::List(_))) {
+            lists.insert(key.clone(), value.clone());
+        }
+    }
+    finish_scalars(&mut lists);
+    for key in p
+        .keys()
+        .filter(|k| schema::property(k).is_some_and(|pr| matches!(pr.ty, PropType::List(_))))
+    {
+        match lists.get(key) {
+            Some(v) => vm.insert(key.clone(), v.clone()),
+            None => vm.remove(key),
+        };
+    }
+}
+
+/// `set_*` and `remove_*` for customer_metadata, internal_metadata, tags
+/// and routes: existing keys minus the removed ones, then the set ones on
+/// top.
+fn apply_maps(vm: &mut Map<String, Value>, p: &Map<String, Value>) {
+    for map in MAPS {
+        let removes = p.get(&format!("remove_{map}")).and_then(as_list);
+        let sets = p.get(&format!("set_{map}")).and_then(Value::as_object);
+        if removes.is_none() && sets.is_none() {
+            continue;
+        }
+        let mut current = vm
+            .get(map)
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        for key in removes.unwrap_or_default() {
+            current.remove(&key);
+        }
+        for (k, v) in sets.into_iter().flatten() {
+            current.insert(k.clone(), v.clone());
+        }
+        vm.insert(map.into(), Value::Object(current));
+    }
+}
+
+#[cfg(test)]
+mod tests;
