@@ -23,6 +23,7 @@ pub mod schema;
 pub mod update;
 pub mod validate;
 pub mod value;
+pub mod vm;
 
 pub use brand::{Brand, BrandSet};
 pub use ids::{Gib, Mac, Mib, VmUuid};
