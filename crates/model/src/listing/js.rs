@@ -6,6 +6,8 @@
 //! its column padding counts UTF-16 code units. Reproducing those here keeps
 //! basalt's output byte-identical without sprinkling JS rules around.
 
+use std::cmp::Ordering;
+
 use serde_json::Value;
 
 /// The text JavaScript's `String(value)` gives for a JSON value.
@@ -86,6 +88,23 @@ fn layout_number(digits: &str, k: i64, n: i64) -> String {
     }
 }
 
+/// JavaScript truthiness: `null`, `false`, `0` and `""` are falsy; every
+/// other value, including `[]` and `{}`, is truthy.
+pub(crate) fn is_truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_none_or(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(_) | Value::Object(_) => true,
+    }
+}
+
+/// How JavaScript orders two strings with `<`: by UTF-16 code units.
+pub(crate) fn cmp_utf16(a: &str, b: &str) -> Ordering {
+    a.encode_utf16().cmp(b.encode_utf16())
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -138,5 +157,30 @@ mod tests {
             "10.0.0.1/24,,3,4,5,[object Object]"
         );
         assert_eq!(js_string(&json!([])), "");
+    }
+
+    #[test]
+    fn truthiness_follows_js() {
+        for falsy in [json!(null), json!(false), json!(0), json!(0.0), json!("")] {
+            assert!(!is_truthy(&falsy), "{falsy}");
+        }
+        for truthy in [
+            json!(true),
+            json!(1),
+            json!(-1),
+            json!("0"),
+            json!([]),
+            json!({}),
+        ] {
+            assert!(is_truthy(&truthy), "{truthy}");
+        }
+    }
+
+    #[test]
+    fn strings_order_by_utf16_units() {
+        // U+FF5E sorts after U+1F600 in UTF-16: 0xFF5E > 0xD83D, its high surrogate.
+        assert_eq!(cmp_utf16("\u{ff5e}", "\u{1f600}"), Ordering::Greater);
+        assert_eq!(cmp_utf16("a", "b"), Ordering::Less);
+        assert_eq!(cmp_utf16("B", "a"), Ordering::Less);
     }
 }

@@ -9,6 +9,7 @@ mod error;
 mod fields;
 mod filter;
 mod js;
+mod sort;
 
 pub use columns::parse_columns;
 pub use computed::{add_computed_fields, brand_type, project};
@@ -16,3 +17,4 @@ pub use error::ListError;
 pub use fields::{DEFAULT_COLUMNS, DEFAULT_SORT, Field};
 pub use filter::{Filter, FilterKind, matches_all, parse_filters};
 pub use js::{js_number, js_string};
+pub use sort::{SortKey, parse_sort, sort_vms};
