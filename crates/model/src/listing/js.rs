@@ -105,6 +105,24 @@ pub(crate) fn cmp_utf16(a: &str, b: &str) -> Ordering {
     a.encode_utf16().cmp(b.encode_utf16())
 }
 
+/// A string's JavaScript `length`: UTF-16 code units (what `sprintf`'s
+/// `%-10s` pads against).
+pub(crate) fn utf16_len(s: &str) -> usize {
+    s.encode_utf16().count()
+}
+
+/// Whether `c` is matched by JavaScript's `\s` (Unicode `White_Space`,
+/// minus U+0085, plus U+FEFF).
+fn is_js_space(c: char) -> bool {
+    c == '\u{feff}' || (c.is_whitespace() && c != '\u{85}')
+}
+
+/// JavaScript's `str.replace(/[\s]+$/, '')`, the `rtrim` vmadm applies to
+/// every output line.
+pub(crate) fn trim_end_js(s: &str) -> &str {
+    s.trim_end_matches(is_js_space)
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -182,5 +200,18 @@ mod tests {
         assert_eq!(cmp_utf16("\u{ff5e}", "\u{1f600}"), Ordering::Greater);
         assert_eq!(cmp_utf16("a", "b"), Ordering::Less);
         assert_eq!(cmp_utf16("B", "a"), Ordering::Less);
+    }
+
+    #[test]
+    fn lengths_count_utf16_units() {
+        assert_eq!(utf16_len("caf\u{e9}"), 4);
+        assert_eq!(utf16_len("\u{1f600}"), 2);
+    }
+
+    #[test]
+    fn trims_what_js_backslash_s_matches() {
+        assert_eq!(trim_end_js("a \t\n\u{a0}\u{feff}\u{3000}"), "a");
+        assert_eq!(trim_end_js("a\u{85}"), "a\u{85}");
+        assert_eq!(trim_end_js("a:b:"), "a:b:");
     }
 }
