@@ -15,6 +15,7 @@ pub mod disk;
 pub mod facts;
 pub mod ids;
 pub mod ip;
+pub mod listing;
 pub mod memory;
 pub mod nic;
 pub mod order;
