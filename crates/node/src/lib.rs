@@ -5,3 +5,4 @@
 pub mod config;
 pub mod fsutil;
 pub mod paths;
+pub mod sysinfo;
