@@ -6,3 +6,4 @@ pub mod config;
 pub mod fsutil;
 pub mod paths;
 pub mod store;
+pub mod sysinfo;
