@@ -138,6 +138,36 @@ impl NodeConfig {
     }
 }
 
+fn lock_beside(path: &Path) -> Result<nix::fcntl::Flock<std::fs::File>, ConfigError> {
+    let write_err = |source| ConfigError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let lock_path = path.with_extension("lock");
+    if let Some(dir) = lock_path.parent() {
+        std::fs::create_dir_all(dir).map_err(write_err)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(write_err)?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, errno)| write_err(std::io::Error::from(errno)))
+}
+
+/// The node's UUID (see [`ensure_node_uuid`]), from this machine's SMBIOS
+/// UUID or the operating system's randomness.
+pub fn node_uuid(paths: &crate::paths::Paths) -> Result<String, ConfigError> {
+    let smbios = std::fs::read_to_string("/sys/class/dmi/id/product_uuid").ok();
+    ensure_node_uuid(&paths.node_config(), smbios, || {
+        let mut bytes = [0u8; 16];
+        crate::entropy::fill(&mut bytes);
+        basalt_model::VmUuid::from_random_bytes(bytes).to_string()
+    })
+}
+
 fn unquote(value: &str) -> &str {
     let v = value.trim();
     for q in ['"', '\''] {
@@ -150,13 +180,21 @@ fn unquote(value: &str) -> &str {
 
 /// Returns the node's UUID from `path`, choosing and persisting one the
 /// first time: the machine's SMBIOS UUID when `smbios` offers a usable one,
-/// else `random`. The choice is appended to the file atomically, so the
-/// node keeps its identity from then on.
+/// else `random`. The choice is appended to the file atomically, under a
+/// lock so that two first runs agree, and the node keeps its identity from
+/// then on.
 pub fn ensure_node_uuid(
     path: &Path,
     smbios: Option<String>,
     random: impl FnOnce() -> String,
 ) -> Result<String, ConfigError> {
+    if let Some(uuid) = NodeConfig::load(path)?
+        .get("server_uuid")
+        .filter(|v| is_uuid(v))
+    {
+        return Ok(uuid.to_owned());
+    }
+    let _lock = lock_beside(path)?;
     let config = NodeConfig::load(path)?;
     if let Some(v) = config.get("server_uuid") {
         if is_uuid(v) {

@@ -3,7 +3,9 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod entropy;
 pub mod fsutil;
+pub mod instances;
 pub mod paths;
 pub mod store;
 pub mod sysinfo;
