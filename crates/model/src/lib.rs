@@ -28,3 +28,7 @@ pub mod vm;
 
 pub use brand::{Brand, BrandSet};
 pub use ids::{Gib, Mac, Mib, VmUuid};
+
+/// An instance as a JSON object: stored configuration, or what `vmadm get`
+/// prints.
+pub type VmObject = serde_json::Map<String, serde_json::Value>;

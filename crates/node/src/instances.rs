@@ -11,7 +11,7 @@ use basalt_model::schema::Action;
 use basalt_model::update::{self, Current, UpdateError, Updated};
 use basalt_model::validate::{self, ValidationReport};
 use basalt_model::vm::{self, Runtime, ZoneState};
-use basalt_model::{Brand, VmUuid};
+use basalt_model::{Brand, VmObject, VmUuid};
 use serde_json::{Map, Value, json};
 
 use crate::config::{ConfigError, NodeConfig, node_uuid};
@@ -42,6 +42,15 @@ pub enum NodeError {
     /// No instance has this uuid (zoneadm's wording, which tools grep).
     #[error("zoneadm: {0}: No such zone configured")]
     NotFound(String),
+}
+
+/// Every instance of a node.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// The readable instances, as `vmadm get` prints them.
+    pub vms: Vec<VmObject>,
+    /// The instances whose configuration cannot be read.
+    pub broken: Vec<StoreError>,
 }
 
 /// A node: its paths, configuration and instance store.
@@ -132,19 +141,18 @@ impl Node {
     }
 
     /// Every instance as `vmadm get` prints it, sorted by uuid; instances
-    /// whose configuration cannot be read are returned as errors beside
-    /// the others.
-    pub fn list(&self) -> Result<(Vec<Map<String, Value>>, Vec<StoreError>), NodeError> {
+    /// whose configuration cannot be read are listed apart, the others are
+    /// all there.
+    pub fn list(&self) -> Result<Listing, NodeError> {
         let facts = self.host_facts()?;
-        let mut vms = Vec::new();
-        let mut broken = Vec::new();
+        let mut listing = Listing::default();
         for entry in self.store.list()? {
             match entry {
-                Ok(stored) => vms.push(self.object(&stored, &facts)),
-                Err(e) => broken.push(e),
+                Ok(stored) => listing.vms.push(self.object(&stored, &facts)),
+                Err(e) => listing.broken.push(e),
             }
         }
-        Ok((vms, broken))
+        Ok(listing)
     }
 
     /// One instance as `vmadm get` prints it.
@@ -159,7 +167,7 @@ impl Node {
 
     fn facts_with_instances(&self) -> Result<HostFacts, NodeError> {
         let mut facts = self.host_facts()?;
-        facts.instances = self.list()?.0;
+        facts.instances = self.list()?.vms;
         Ok(facts)
     }
 

@@ -9,8 +9,8 @@
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 
-use basalt_model::VmUuid;
 use basalt_model::ids::is_uuid;
+use basalt_model::{VmObject, VmUuid};
 use nix::fcntl::{Flock, FlockArg};
 use serde_json::{Map, Value};
 
@@ -135,7 +135,7 @@ impl Store {
 
     /// Every instance, sorted by uuid; each unreadable one is an error in
     /// the list, the others are still there.
-    pub fn list(&self) -> Result<Vec<Result<Map<String, Value>, StoreError>>, StoreError> {
+    pub fn list(&self) -> Result<Vec<Result<VmObject, StoreError>>, StoreError> {
         let dir = self.paths.zone_configs();
         let entries = match fs::read_dir(&dir) {
             Ok(e) => e,
