@@ -301,7 +301,7 @@ mod tests {
             "Conflict detected with another vm, please check the MAC, IP, and VRID"
         );
         assert_eq!(
-            node.list().unwrap().0.len(),
+            node.list().unwrap().vms.len(),
             1,
             "a failed create leaves nothing behind"
         );
