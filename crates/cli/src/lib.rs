@@ -1,1 +1,10 @@
-//! x
+//! The operator commands of basalt: `vmadm` and `sysinfo`. Thin by design:
+//! each parses its arguments, calls the node crate, renders the result and
+//! maps failures to SmartOS's messages, streams and exit codes. No decision
+//! about instances is made here.
+
+#![forbid(unsafe_code)]
+
+pub mod log;
+pub mod output;
+pub mod vmadm;

@@ -1,1 +1,5 @@
-fn main() {}
+//! `vmadm`: manage instances as on SmartOS.
+
+fn main() -> std::process::ExitCode {
+    basalt_cli::vmadm::main()
+}
