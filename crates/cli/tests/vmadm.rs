@@ -434,3 +434,49 @@ fn usage_and_unknown_commands() {
     let r = root.vmadm(&["list", "-d", "-v", "-H"], None);
     assert_eq!(r.code, 0, "-d and -v are accepted everywhere");
 }
+
+#[test]
+fn concurrent_updates_to_one_instance_all_land() {
+    let root = Root::new();
+    let r = root.vmadm(&["create", "-f", &example("ansible.json")], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let uuid = "b9f4a0e7-b55b-46e2-9186-85b0570d2244";
+    let children: Vec<_> = (0..12)
+        .map(|i| {
+            Command::new(env!("CARGO_BIN_EXE_vmadm"))
+                .args(["update", uuid, &format!("alias=a{i}")])
+                .env("BASALT_ROOT", root.path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .chain((0..12).map(|i| {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_vmadm"))
+                .args(["update", uuid])
+                .env("BASALT_ROOT", root.path())
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let payload = format!(r#"{{"set_customer_metadata": {{"k{i}": "v{i}"}}}}"#);
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(payload.as_bytes())
+                .unwrap();
+            child
+        }))
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let vm: serde_json::Value =
+        serde_json::from_str(&root.vmadm(&["get", uuid], None).stdout).unwrap();
+    let md = vm["customer_metadata"].as_object().unwrap();
+    assert_eq!(md.len(), 12, "every concurrent update survives: {md:?}");
+    assert!(vm["alias"].as_str().unwrap().starts_with('a'));
+}

@@ -9,6 +9,12 @@ pub struct HostFacts {
     pub zpools: Vec<String>,
     /// Nic tags (and etherstubs) the node defines.
     pub nic_tags: Vec<String>,
+    /// Whether the node can run bhyve-brand instances (sysinfo's `Bhyve
+    /// Capable`).
+    pub bhyve_capable: bool,
+    /// Host paths that `filesystems[].source` entries name and that exist
+    /// (a source must exist when the instance is created).
+    pub existing_sources: Vec<String>,
     /// The node's UUID (`server_uuid` of every instance).
     pub server_uuid: String,
     /// The platform build stamp (`platform_buildstamp`).
@@ -27,6 +33,7 @@ impl HostFacts {
         HostFacts {
             zpools: vec!["zones".to_owned()],
             nic_tags: vec!["admin".to_owned()],
+            bhyve_capable: true,
             ..HostFacts::default()
         }
     }

@@ -3,6 +3,7 @@
 //! the instance's lock. This is where the pure model meets the node's
 //! files; later subsystems (pool, zones, networks) join the flows here.
 
+use std::path::Path;
 use std::time::SystemTime;
 
 use basalt_model::create::{self, CreateError, Created};
@@ -88,6 +89,8 @@ impl Node {
         Ok(HostFacts {
             zpools: ZPOOLS.iter().map(|z| (*z).to_owned()).collect(),
             nic_tags: self.config.nic_tags(),
+            bhyve_capable: Path::new("/dev/kvm").exists(),
+            existing_sources: Vec::new(),
             server_uuid: node_uuid(&self.paths)?,
             platform_buildstamp: LIVE_IMAGE.to_owned(),
             datacenter_name: self.config.datacenter_name().map(str::to_owned),
@@ -177,6 +180,8 @@ impl Node {
     /// `configured`.
     pub fn create(&self, payload: Map<String, Value>) -> Result<Created, NodeError> {
         let facts = self.facts_with_instances()?;
+        let mut facts = facts;
+        facts.existing_sources = filesystem_sources(&payload);
         let mut created = create::create(payload, &facts, &now_iso(), &mut OsEntropy)?;
         let uuid = uuid_of(&created.vm)?;
         let lock = self.store.lock(&uuid)?;
@@ -237,6 +242,18 @@ impl Node {
         self.store.remove(&id, &lock)?;
         Ok(())
     }
+}
+
+/// The `filesystems[].source` paths of a payload that exist on the host.
+fn filesystem_sources(payload: &Map<String, Value>) -> Vec<String> {
+    ["filesystems", "add_filesystems"]
+        .iter()
+        .filter_map(|k| payload.get(*k).and_then(Value::as_array))
+        .flatten()
+        .filter_map(|fs| fs.get("source").and_then(Value::as_str))
+        .filter(|s| Path::new(s).exists())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn parse_uuid(uuid: &str) -> Result<VmUuid, NodeError> {

@@ -121,6 +121,16 @@ pub fn create(
     if let Some(routes) = p.get("routes").and_then(Value::as_object) {
         errors.extend(check_routes(routes, &nics));
     }
+    for fs in objects(&p, "filesystems") {
+        if let Some(source) = fs.get("source").and_then(Value::as_str)
+            && !facts.existing_sources.iter().any(|s| s == source)
+        {
+            errors.push(format!("missing requested filesystem: {source}"));
+        }
+    }
+    if brand == Brand::Bhyve && !facts.bhyve_capable {
+        errors.push("Bhyve not supported".into());
+    }
     if nic::conflicts(uuid.as_str(), &nics, facts) {
         errors.push("Conflict detected with another vm, please check the MAC, IP, and VRID".into());
     }

@@ -300,3 +300,27 @@ fn hvm_disks_are_built() {
         "missing .model option for disk: {\"size\":10}"
     );
 }
+
+#[test]
+fn filesystem_sources_must_exist_and_bhyve_needs_a_capable_node() {
+    let payload = json!({"image_uuid": IMG, "filesystems": [
+        {"type": "lofs", "source": "/data", "target": "/data", "options": "ro,nodevices"}]});
+    assert_eq!(
+        run(payload.clone()).unwrap_err().to_string(),
+        "missing requested filesystem: /data"
+    );
+    let mut facts = HostFacts::with_default_pool();
+    facts.existing_sources.push("/data".into());
+    let c = run_with(payload, &facts).unwrap();
+    assert_eq!(
+        c.vm["filesystems"][0]["options"],
+        json!(["ro", "nodevices"])
+    );
+    facts.bhyve_capable = false;
+    assert_eq!(
+        run_with(json!({"brand": "bhyve"}), &facts)
+            .unwrap_err()
+            .to_string(),
+        "Bhyve not supported"
+    );
+}

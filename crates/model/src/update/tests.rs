@@ -338,8 +338,13 @@ fn disks_need_a_stopped_instance() {
 
 #[test]
 fn filesystems_by_target() {
-    let vm = created(json!({"image_uuid": IMG, "filesystems": [
-        {"type": "lofs", "source": "/data", "target": "/data"}]}));
+    let mut facts = HostFacts::with_default_pool();
+    facts.existing_sources.push("/data".into());
+    let vm = crate::create::create(
+        json!({"image_uuid": IMG, "filesystems": [{"type": "lofs", "source": "/data", "target": "/data"}]})
+            .as_object().cloned().unwrap(),
+        &facts, NOW, &mut SeededEntropy(1),
+    ).unwrap().vm;
     let u = upd(
         &vm,
         "stopped",
