@@ -131,6 +131,23 @@ fn top_level(key: &str, action: Action) -> Option<&'static Property> {
     })
 }
 
+/// `<field> must be an array.` for every `add_`, `update_` or `remove_`
+/// member of a collection that is not an array (vmadm checks these before
+/// anything else of an update, and of a create's `add_` forms).
+pub fn non_array_members(payload: &Map<String, Value>) -> Vec<String> {
+    payload
+        .iter()
+        .filter(|(k, v)| {
+            let collection = ["add_", "update_", "remove_"]
+                .iter()
+                .filter_map(|p| k.strip_prefix(p))
+                .any(|rest| Collection::from_key(rest).is_some());
+            collection && !v.is_array()
+        })
+        .map(|(k, _)| format!("{k} must be an array."))
+        .collect()
+}
+
 /// The collection a key holds elements of, and whether they are added or
 /// updated.
 pub fn collection_of(key: &str) -> Option<(Collection, Action)> {
@@ -346,6 +363,22 @@ mod tests {
         assert_eq!(
             r.missing_properties,
             ["pci_devices.1.path", "pci_devices.1.pci_slot"]
+        );
+    }
+
+    #[test]
+    fn collection_members_must_be_arrays() {
+        let Value::Object(m) = json!({"add_nics": {}, "remove_disks": "a,b", "update_filesystems": [],
+            "remove_tags": "x"})
+        else {
+            panic!()
+        };
+        assert_eq!(
+            non_array_members(&m),
+            [
+                "add_nics must be an array.",
+                "remove_disks must be an array."
+            ]
         );
     }
 

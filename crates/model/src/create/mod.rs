@@ -86,6 +86,10 @@ pub fn create(
     let root_given = ["zfs_root_compression", "zfs_root_recsize"]
         .iter()
         .any(|k| p.get(*k).is_some_and(|v| !is_unset(v)));
+    let not_arrays = crate::validate::non_array_members(&p);
+    if !not_arrays.is_empty() {
+        return Err(CreateError::Checks(not_arrays));
+    }
     let uuid = settle_uuid(&mut p, facts, entropy)?;
     coerce_integers(&mut p)?;
     let brand = settle_brand(&mut p)?;

@@ -77,6 +77,10 @@ pub fn update(
     entropy: &mut dyn Entropy,
 ) -> Result<Updated, UpdateError> {
     let mut p = payload;
+    let not_arrays = crate::validate::non_array_members(&p);
+    if !not_arrays.is_empty() {
+        return Err(UpdateError::Checks(not_arrays));
+    }
     coerce_integers(&mut p)?;
     let block_size_change = objects(&p, "update_disks")
         .iter()

@@ -364,3 +364,14 @@ fn an_empty_update_changes_nothing() {
     assert!(u.changes.is_empty());
     assert_eq!(u.vm, vm);
 }
+
+#[test]
+fn collection_members_must_be_arrays() {
+    let e = upd(
+        &joyent(),
+        "stopped",
+        json!({"add_nics": {"nic_tag": "admin"}}),
+    )
+    .unwrap_err();
+    assert_eq!(e.to_string(), "add_nics must be an array.");
+}
