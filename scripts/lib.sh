@@ -1,0 +1,74 @@
+# Shared by scripts/install and scripts/test; sourced, never run.
+# shellcheck shell=bash
+
+# Debian 12 packages the build needs, in one place. Later subsystems add
+# theirs here as they arrive: btrfs-progs (pool), nftables (net),
+# qemu-system-x86 (vm), ...
+BASALT_APT_PACKAGES=(build-essential pkg-config ca-certificates)
+
+# The checkout this file belongs to.
+# shellcheck disable=SC2034 # used by the scripts that source this file
+BASALT_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+die() {
+    echo "$(basename "$0"): $*" >&2
+    exit 1
+}
+
+need_root() {
+    [[ $(id -u) -eq 0 ]] || die "must run as root (sudo $0)"
+}
+
+apt_install() {
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    apt-get install -y "${BASALT_APT_PACKAGES[@]}"
+}
+
+# Finds the rustup toolchain, also when sudo has reset PATH; the pinned
+# version comes from rust-toolchain.toml.
+need_cargo() {
+    if ! command -v cargo >/dev/null 2>&1; then
+        local dir
+        for dir in "${CARGO_HOME:-$HOME/.cargo}/bin" /root/.cargo/bin; do
+            if [[ -x $dir/cargo ]]; then
+                PATH="$dir:$PATH"
+                break
+            fi
+        done
+    fi
+    command -v cargo >/dev/null 2>&1 ||
+        die "cargo not found: basalt needs Rust 1.95 installed with rustup (https://rustup.rs)"
+}
+
+# Creates the directories vmadm expects under a data root ("" for /).
+make_data_root() {
+    local root=${1%/}
+    mkdir -p "$root/etc/zones" "$root/var/log/vm/logs" "$root/usbkey" "$root/zones"
+}
+
+# The top-level "uuid" of a pretty-printed example payload.
+example_uuid() {
+    local uuid
+    uuid=$(sed -nE 's/^  "uuid": "([0-9a-f-]{36})",?$/\1/p' "$1")
+    [[ $uuid =~ ^[0-9a-f-]{36}$ ]] || die "$1: no top-level \"uuid\" line"
+    echo "$uuid"
+}
+
+# Runs `vmadm validate create -f FILE`. Succeeds when the payload is valid,
+# or when its only problems are keys vmadm drops on create (bad_properties,
+# as in a payload from Ansible's vmadm module); prints what vmadm said.
+validate_example() {
+    local vmadm=$1 file=$2 out
+    if out=$("$vmadm" validate create -f "$file" 2>&1); then
+        echo "$out"
+        return 0
+    fi
+    echo "$out"
+    if grep -q '"bad_values": \[\]' <<<"$out" &&
+        grep -q '"missing_properties": \[\]' <<<"$out"; then
+        echo "(create drops the keys listed in bad_properties)"
+        return 0
+    fi
+    return 1
+}
