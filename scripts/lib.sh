@@ -1,10 +1,13 @@
 # Shared by scripts/install and scripts/test; sourced, never run.
 # shellcheck shell=bash
 
-# Debian 12 packages the build needs, in one place. Later subsystems add
-# theirs here as they arrive: btrfs-progs (pool), nftables (net),
+# Debian 12 packages basalt needs to build and run, in one place. Later
+# subsystems add theirs here as they arrive: nftables (net),
 # qemu-system-x86 (vm), ...
-BASALT_APT_PACKAGES=(build-essential pkg-config ca-certificates)
+#   btrfs-progs  the pool (mkfs.btrfs, btrfs subvolume/qgroup/send/receive)
+#   e2fsprogs    chattr +C for no-copy-on-write volumes
+#   util-linux   mount -o loop, blkid
+BASALT_APT_PACKAGES=(build-essential pkg-config ca-certificates btrfs-progs e2fsprogs util-linux)
 
 # The checkout this file belongs to.
 # shellcheck disable=SC2034 # used by the scripts that source this file

@@ -1,0 +1,121 @@
+//! Where ZFS's names live in a btrfs filesystem. The pool's top-level
+//! subvolume is the dataset named after the pool and is mounted at the
+//! pool's mountpoint; dataset `pool/a/b` is the subvolume at `a/b`;
+//! snapshot `pool/a/b@s` is the read-only subvolume at `.snapshots/a/b/s`.
+//! btrfs names a received snapshot after the sender's, which is why a
+//! snapshot's own directory entry is exactly its ZFS snapshot name.
+
+use std::path::{Path, PathBuf};
+
+use crate::name::{DatasetName, SnapshotName};
+
+/// The directory under the pool's top that holds every snapshot.
+pub const SNAPSHOTS: &str = ".snapshots";
+
+/// Extended attribute marking a volume, holding its size in bytes.
+pub const VOLSIZE_XATTR: &str = "user.basalt.volsize";
+
+/// The file inside a volume dataset that is the volume.
+pub const VOLUME_FILE: &str = "volume";
+
+/// What a subvolume path is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    /// A filesystem or volume.
+    Dataset(DatasetName),
+    /// A snapshot.
+    Snapshot(SnapshotName),
+}
+
+/// Paths of one pool mounted at `mountpoint`.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// The pool's name.
+    pub pool: String,
+    /// Where its top is mounted.
+    pub mountpoint: PathBuf,
+}
+
+impl Layout {
+    /// The directory of a dataset.
+    pub fn dataset(&self, name: &DatasetName) -> PathBuf {
+        if name.relative().is_empty() {
+            self.mountpoint.clone()
+        } else {
+            self.mountpoint.join(name.relative())
+        }
+    }
+
+    /// The directory holding a dataset's snapshots.
+    pub fn snapshot_dir(&self, dataset: &DatasetName) -> PathBuf {
+        self.mountpoint.join(SNAPSHOTS).join(dataset.relative())
+    }
+
+    /// The subvolume of a snapshot.
+    pub fn snapshot(&self, snap: &SnapshotName) -> PathBuf {
+        self.snapshot_dir(snap.dataset()).join(snap.snap())
+    }
+
+    /// The file of a volume.
+    pub fn volume_file(&self, name: &DatasetName) -> PathBuf {
+        self.dataset(name).join(VOLUME_FILE)
+    }
+
+    /// What the subvolume at `path` (relative to the top, as btrfs lists
+    /// it) is; `None` for subvolumes outside basalt's layout.
+    pub fn classify(&self, path: &str) -> Option<Entry> {
+        match path
+            .strip_prefix(SNAPSHOTS)
+            .and_then(|r| r.strip_prefix('/'))
+        {
+            Some(rest) => {
+                let (ds, snap) = rest.rsplit_once('/')?;
+                let name = format!("{}/{ds}@{snap}", self.pool);
+                SnapshotName::parse(&name).ok().map(Entry::Snapshot)
+            }
+            None => DatasetName::parse(&format!("{}/{path}", self.pool))
+                .ok()
+                .map(Entry::Dataset),
+        }
+    }
+
+    /// A path under the top for basalt's own transient use.
+    pub fn scratch(&self, tag: &str) -> PathBuf {
+        self.mountpoint
+            .join(format!(".basalt-{tag}-{}", std::process::id()))
+    }
+}
+
+/// Whether `path` is inside `dir`.
+pub fn within(path: &Path, dir: &Path) -> bool {
+    path.starts_with(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout() -> Layout {
+        Layout {
+            pool: "zones".into(),
+            mountpoint: "/zones".into(),
+        }
+    }
+
+    #[test]
+    fn names_to_paths_and_back() {
+        let l = layout();
+        let d = DatasetName::parse("zones/a/b").unwrap();
+        assert_eq!(l.dataset(&d), Path::new("/zones/a/b"));
+        assert_eq!(
+            l.dataset(&DatasetName::parse("zones").unwrap()),
+            Path::new("/zones")
+        );
+        let s = d.snapshot("final").unwrap();
+        assert_eq!(l.snapshot(&s), Path::new("/zones/.snapshots/a/b/final"));
+        assert_eq!(l.classify("a/b"), Some(Entry::Dataset(d.clone())));
+        assert_eq!(l.classify(".snapshots/a/b/final"), Some(Entry::Snapshot(s)));
+        assert_eq!(l.classify(".snapshots/orphan"), None);
+        assert_eq!(l.classify("bad name"), None);
+    }
+}
