@@ -1,4 +1,4 @@
-//! The operator commands of basalt: `vmadm` and `sysinfo`. Thin by design:
+//! The operator commands of basalt: `vmadm`, `pooladm` and `sysinfo`. Thin by design:
 //! each parses its arguments, calls the node crate, renders the result and
 //! maps failures to SmartOS's messages, streams and exit codes. No decision
 //! about instances is made here.
@@ -7,4 +7,5 @@
 
 pub mod log;
 pub mod output;
+pub mod pooladm;
 pub mod vmadm;

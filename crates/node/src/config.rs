@@ -111,6 +111,29 @@ impl NodeConfig {
         self.get("datacenter_name").filter(|s| !s.is_empty())
     }
 
+    /// The name of the node's pool (`zpool`, default `zones`).
+    pub fn pool_name(&self) -> &str {
+        self.get("zpool")
+            .filter(|s| !s.is_empty())
+            .unwrap_or("zones")
+    }
+
+    /// `pool_device`: a block device or partition for the pool.
+    pub fn pool_device(&self) -> Option<&str> {
+        self.get("pool_device").filter(|s| !s.is_empty())
+    }
+
+    /// `pool_mount`: an existing btrfs mount to use as the pool.
+    pub fn pool_mount(&self) -> Option<&str> {
+        self.get("pool_mount").filter(|s| !s.is_empty())
+    }
+
+    /// `pool_file_size`: the size of the embedded pool file when it is
+    /// created (`20G`, ...).
+    pub fn pool_file_size(&self) -> Option<&str> {
+        self.get("pool_file_size").filter(|s| !s.is_empty())
+    }
+
     /// The nic tags the configuration defines: every `<tag>_nic` key and
     /// every name in `etherstub`. A node configured with none has the
     /// embedded default's `admin` etherstub.

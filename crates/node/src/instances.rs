@@ -21,10 +21,6 @@ use crate::paths::Paths;
 use crate::store::{Store, StoreError};
 use crate::sysinfo::LIVE_IMAGE;
 
-/// The pools a node has. Until the pool subsystem exists this is the
-/// embedded default's one pool.
-const ZPOOLS: [&str; 1] = ["zones"];
-
 /// A failure of an operation on the node's instances.
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
@@ -40,6 +36,9 @@ pub enum NodeError {
     /// The update payload was refused.
     #[error(transparent)]
     Update(#[from] UpdateError),
+    /// The pool is not available.
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
     /// No instance has this uuid (zoneadm's wording, which tools grep).
     #[error("zoneadm: {0}: No such zone configured")]
     NotFound(String),
@@ -84,10 +83,20 @@ impl Node {
         &self.paths
     }
 
+    /// The node's configuration.
+    pub fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
+    /// The node's pool, made available (created on first use).
+    pub fn pool(&self) -> Result<basalt_pool::Pool, NodeError> {
+        Ok(crate::storage::pool(&self.paths, &self.config)?)
+    }
+
     /// What the model needs to know of this node, without its instances.
     pub fn host_facts(&self) -> Result<HostFacts, NodeError> {
         Ok(HostFacts {
-            zpools: ZPOOLS.iter().map(|z| (*z).to_owned()).collect(),
+            zpools: vec![self.config.pool_name().to_owned()],
             nic_tags: self.config.nic_tags(),
             bhyve_capable: Path::new("/dev/kvm").exists(),
             existing_sources: Vec::new(),

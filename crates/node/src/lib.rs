@@ -7,5 +7,6 @@ pub mod entropy;
 pub mod fsutil;
 pub mod instances;
 pub mod paths;
+pub mod storage;
 pub mod store;
 pub mod sysinfo;

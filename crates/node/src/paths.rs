@@ -89,6 +89,22 @@ impl Paths {
         self.under("var/log/vm/logs")
     }
 
+    /// `/var/basalt`: basalt's own state on the host (the embedded pool
+    /// file, locks).
+    pub fn state_dir(&self) -> PathBuf {
+        self.under("var/basalt")
+    }
+
+    /// `/var/basalt/<pool>.btrfs`: the embedded default's pool file.
+    pub fn pool_file(&self, pool: &str) -> PathBuf {
+        self.state_dir().join(format!("{pool}.btrfs"))
+    }
+
+    /// `/var/basalt/<pool>.lock`: serialises making the pool available.
+    pub fn pool_lock(&self, pool: &str) -> PathBuf {
+        self.state_dir().join(format!("{pool}.lock"))
+    }
+
     /// `/tmp/.sysinfo.json`: sysinfo's cache.
     pub fn sysinfo_cache(&self) -> PathBuf {
         self.under("tmp/.sysinfo.json")
@@ -131,6 +147,8 @@ mod tests {
             p.zonecontrol("z"),
             p.vm_logs(),
             p.sysinfo_cache(),
+            p.pool_file("zones"),
+            p.pool_lock("zones"),
         ] {
             assert!(
                 path.starts_with("/x/"),
