@@ -27,10 +27,12 @@ fn set(vm: &mut Map<String, Value>, key: &str, n: i64) {
 }
 
 /// The default `max_physical_memory` for `brand` given its `ram`.
+/// Saturates: create derives memory before validation, so `ram` may be any
+/// integer the payload held; validation then refuses it.
 pub fn default_max_physical_memory(brand: Brand, ram: i64) -> i64 {
     match brand {
-        Brand::Kvm => ram + 1024,
-        Brand::Bhyve => ram + 1280,
+        Brand::Kvm => ram.saturating_add(1024),
+        Brand::Bhyve => ram.saturating_add(1280),
         _ => ram,
     }
 }
@@ -126,15 +128,17 @@ fn clamp(vm: &mut Map<String, Value>, brand: Brand) {
     let Some(mut mpm) = get(vm, "max_physical_memory") else {
         return;
     };
+    let hvm_floor = get(vm, "ram")
+        .unwrap_or(DEFAULT_RAM)
+        .saturating_add(HVM_MIN_OVERHEAD);
     if brand.is_hvm() {
-        let floor = get(vm, "ram").unwrap_or(DEFAULT_RAM) + HVM_MIN_OVERHEAD;
-        mpm = mpm.max(floor);
+        mpm = mpm.max(hvm_floor);
         set(vm, "max_physical_memory", mpm);
     }
     if let Some(mlm) = get(vm, "max_locked_memory") {
         let mut mlm = mlm.min(mpm);
         if brand.is_hvm() {
-            mlm = mlm.max(get(vm, "ram").unwrap_or(DEFAULT_RAM) + HVM_MIN_OVERHEAD);
+            mlm = mlm.max(hvm_floor);
         }
         set(vm, "max_locked_memory", mlm);
     }
@@ -208,6 +212,30 @@ mod tests {
         assert_eq!(vm["tmpfs"], 512);
         let small = created(Brand::Joyent, json!({"max_physical_memory": 128}));
         assert_eq!(small["max_swap"], 256);
+    }
+
+    #[test]
+    fn huge_hvm_ram_saturates_and_is_refused() {
+        // Create derives memory before it validates, so ram may be any
+        // integer; the overheads must not overflow.
+        for brand in [Brand::Kvm, Brand::Bhyve] {
+            let vm = created(brand, json!({"ram": i64::MAX}));
+            assert_eq!(vm["max_physical_memory"], i64::MAX);
+            assert_eq!(vm["max_locked_memory"], i64::MAX);
+            let payload = json!({"brand": brand.as_str(), "ram": "18446744073709551616"});
+            let err = crate::create::create(
+                obj(payload),
+                &crate::facts::HostFacts::with_default_pool(),
+                "2026-11-27T08:00:00.000Z",
+                &mut crate::facts::SeededEntropy(1),
+            )
+            .unwrap_err();
+            assert!(
+                matches!(&err, crate::create::CreateError::Invalid { bad_values, .. }
+                    if bad_values.contains(&"ram".to_owned())),
+                "{err:?}"
+            );
+        }
     }
 
     fn updated(brand: Brand, old: Value, change: Value) -> Value {
