@@ -355,5 +355,10 @@ pub fn keyed(
             list.push(add);
         }
     }
+    // Removing what is not there leaves an instance without the key as it
+    // was, rather than giving it an empty list that no change reports.
+    if list.is_empty() && !vm.contains_key(key) {
+        return;
+    }
     vm.insert(key.into(), json!(list));
 }

@@ -358,6 +358,15 @@ fn filesystems_by_target() {
 }
 
 #[test]
+fn removing_an_absent_filesystem_changes_nothing() {
+    let vm = joyent();
+    assert!(!vm.contains_key("filesystems"));
+    let u = upd(&vm, "stopped", json!({"remove_filesystems": ["/nowhere"]})).unwrap();
+    assert!(u.changes.is_empty());
+    assert_eq!(u.vm, vm);
+}
+
+#[test]
 fn an_empty_update_changes_nothing() {
     let vm = joyent();
     let u = upd(&vm, "stopped", json!({})).unwrap();
