@@ -114,6 +114,7 @@ pub fn update(
     }
     collections::keyed(&mut vm, &p, "filesystems", "target", &mut errors);
     let pci_touched = [
+        "pci_devices",
         "add_pci_devices",
         "update_pci_devices",
         "remove_pci_devices",

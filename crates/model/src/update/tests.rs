@@ -384,3 +384,20 @@ fn collection_members_must_be_arrays() {
     .unwrap_err();
     assert_eq!(e.to_string(), "add_nics must be an array.");
 }
+
+#[test]
+fn pci_devices_change_only_while_stopped() {
+    let vm = created(json!({"brand": "bhyve"}));
+    let dev = json!([{"path": "/devices/pci@0,0/x", "pci_slot": "0:7:0"}]);
+    let e = upd(&vm, "running", json!({"pci_devices": dev})).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "updates to pci_devices are only allowed when state is \"stopped\", currently: running (installed)"
+    );
+    let e = upd(&vm, "running", json!({"add_pci_devices": dev})).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("updates to pci_devices are only allowed")
+    );
+    assert!(upd(&vm, "stopped", json!({"add_pci_devices": dev})).is_ok());
+}
