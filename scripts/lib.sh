@@ -6,8 +6,13 @@
 # qemu-system-x86 (vm), ...
 #   btrfs-progs  the pool (mkfs.btrfs, btrfs subvolume/qgroup/send/receive)
 #   e2fsprogs    chattr +C for no-copy-on-write volumes
-#   util-linux   mount -o loop, blkid
-BASALT_APT_PACKAGES=(build-essential pkg-config ca-certificates btrfs-progs e2fsprogs util-linux)
+#   util-linux   mount -o loop, blkid; flock and unshare for images/
+#   busybox-static          the minimal test image (images/build-minimal)
+#   debootstrap             the Debian test image (images/build-debian)
+#   debian-archive-keyring  debootstrap checks the archive's signatures with it
+#   gzip, tar               image files: GNU tar with xattrs, gzip -n
+BASALT_APT_PACKAGES=(build-essential pkg-config ca-certificates btrfs-progs e2fsprogs util-linux
+    busybox-static debootstrap debian-archive-keyring gzip tar)
 
 # The checkout this file belongs to.
 # shellcheck disable=SC2034 # used by the scripts that source this file
@@ -24,8 +29,8 @@ need_root() {
 
 apt_install() {
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update
-    apt-get install -y "${BASALT_APT_PACKAGES[@]}"
+    apt-get -o DPkg::Lock::Timeout=600 update
+    apt-get -o DPkg::Lock::Timeout=600 install -y "${BASALT_APT_PACKAGES[@]}"
 }
 
 # Finds the rustup toolchain, also when sudo has reset PATH; the pinned
