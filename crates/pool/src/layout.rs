@@ -1,11 +1,14 @@
 //! Where ZFS's names live in a btrfs filesystem. The pool's top-level
 //! subvolume is the dataset named after the pool and is mounted at the
 //! pool's mountpoint; dataset `pool/a/b` is the subvolume at `a/b`;
-//! snapshot `pool/a/b@s` is the read-only subvolume at `.snapshots/a/b/s`.
+//! snapshot `pool/a/b@s` is the read-only subvolume at `.snapshots/a/b@/s`.
 //! btrfs names a received snapshot after the sender's, which is why a
-//! snapshot's own directory entry is exactly its ZFS snapshot name.
+//! snapshot's own directory entry is exactly its ZFS snapshot name; the
+//! `@` ending a snapshot directory's name (never valid in a dataset name)
+//! keeps a dataset's snapshots apart from its children's directories
+//! (`.snapshots/a@/b` is `pool/a@b`, `.snapshots/a/b@/` holds `pool/a/b`'s).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::name::{DatasetName, SnapshotName};
 
@@ -48,6 +51,14 @@ impl Layout {
 
     /// The directory holding a dataset's snapshots.
     pub fn snapshot_dir(&self, dataset: &DatasetName) -> PathBuf {
+        self.mountpoint
+            .join(SNAPSHOTS)
+            .join(format!("{}@", dataset.relative()))
+    }
+
+    /// The directory holding the snapshot directories of a dataset's
+    /// children.
+    pub fn children_snapshot_dir(&self, dataset: &DatasetName) -> PathBuf {
         self.mountpoint.join(SNAPSHOTS).join(dataset.relative())
     }
 
@@ -70,6 +81,7 @@ impl Layout {
         {
             Some(rest) => {
                 let (ds, snap) = rest.rsplit_once('/')?;
+                let ds = ds.strip_suffix('@')?;
                 let name = format!("{}/{ds}@{snap}", self.pool);
                 SnapshotName::parse(&name).ok().map(Entry::Snapshot)
             }
@@ -86,14 +98,10 @@ impl Layout {
     }
 }
 
-/// Whether `path` is inside `dir`.
-pub fn within(path: &Path, dir: &Path) -> bool {
-    path.starts_with(dir)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn layout() -> Layout {
         Layout {
@@ -112,9 +120,15 @@ mod tests {
             Path::new("/zones")
         );
         let s = d.snapshot("final").unwrap();
-        assert_eq!(l.snapshot(&s), Path::new("/zones/.snapshots/a/b/final"));
+        assert_eq!(l.snapshot(&s), Path::new("/zones/.snapshots/a/b@/final"));
         assert_eq!(l.classify("a/b"), Some(Entry::Dataset(d.clone())));
-        assert_eq!(l.classify(".snapshots/a/b/final"), Some(Entry::Snapshot(s)));
+        assert_eq!(
+            l.classify(".snapshots/a/b@/final"),
+            Some(Entry::Snapshot(s))
+        );
+        let a_at_b = SnapshotName::parse("zones/a@b").unwrap();
+        assert_eq!(l.classify(".snapshots/a@/b"), Some(Entry::Snapshot(a_at_b)));
+        assert_eq!(l.classify(".snapshots/a/b/final"), None);
         assert_eq!(l.classify(".snapshots/orphan"), None);
         assert_eq!(l.classify("bad name"), None);
     }

@@ -387,7 +387,7 @@ fn a_broken_stream_leaves_nothing_behind() {
             .is_err()
     );
     assert_eq!(names(&b.pool), ["dst"]);
-    assert!(!b.pool.mountpoint().join(".snapshots/copy").exists());
+    assert!(!b.pool.mountpoint().join(".snapshots/copy@").exists());
     let e = b
         .pool
         .receive(&b.ds("no/parent"), &mut &b"junk"[..], false)
@@ -445,5 +445,47 @@ fn the_pool_file_reattaches_and_a_damaged_one_is_refused() {
             "pool 'bad' is not available: pool device {} does not exist",
             dir.path().join("nodev").display()
         )
+    );
+}
+
+#[test]
+fn rename_takes_snapshots_and_children_along_and_clones_keep_their_origin() {
+    let t = TestPool::new("tank");
+    t.pool.create(&t.ds("a"), None).unwrap();
+    t.pool.create(&t.ds("a/b"), None).unwrap();
+    t.pool.snapshot(&t.snap("a@b")).unwrap();
+    t.pool.snapshot(&t.snap("a/b@s")).unwrap();
+    t.pool.clone_snapshot(&t.snap("a@b"), &t.ds("c")).unwrap();
+    assert_eq!(
+        names(&t.pool),
+        [
+            "tank",
+            "tank/a",
+            "tank/a@b",
+            "tank/a/b",
+            "tank/a/b@s",
+            "tank/c"
+        ]
+    );
+    t.pool.rename(&t.ds("a"), &t.ds("z")).unwrap();
+    assert_eq!(
+        names(&t.pool),
+        [
+            "tank",
+            "tank/c",
+            "tank/z",
+            "tank/z@b",
+            "tank/z/b",
+            "tank/z/b@s"
+        ]
+    );
+    assert_eq!(
+        t.pool.get("tank/c").unwrap().origin.as_deref(),
+        Some("tank/z@b")
+    );
+    let e = t.pool.rename(&t.ds("c"), &t.ds("z")).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "cannot create 'tank/z': dataset already exists"
     );
 }

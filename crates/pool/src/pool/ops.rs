@@ -95,6 +95,36 @@ impl Pool {
         Ok(())
     }
 
+    /// Renames a dataset within the pool; its snapshots and children go
+    /// with it, and clones of its snapshots keep them as their origin.
+    pub fn rename(&self, from: &DatasetName, to: &DatasetName) -> Result<(), PoolError> {
+        let _lock = self.lock()?;
+        let source = self.path_of(from);
+        if from.relative().is_empty() || !is_subvolume(&source) {
+            return Err(PoolError::NotFound(from.to_string()));
+        }
+        self.check_new_dataset(to)?;
+        let moves = [
+            (source, self.path_of(to)),
+            (self.layout.snapshot_dir(from), self.layout.snapshot_dir(to)),
+            (
+                self.layout.children_snapshot_dir(from),
+                self.layout.children_snapshot_dir(to),
+            ),
+        ];
+        for (src, dest) in moves {
+            if !src.exists() {
+                continue;
+            }
+            if let Some(parent) = dest.parent() {
+                fs::create_dir_all(parent).map_err(PoolError::io("create", parent))?;
+            }
+            fs::rename(&src, &dest).map_err(PoolError::io("rename", &src))?;
+        }
+        tracing::info!(from = %from, to = %to, "renamed");
+        Ok(())
+    }
+
     /// Sets the quota (limit on referenced bytes) of a dataset, or clears it.
     pub fn set_quota(&self, name: &DatasetName, bytes: Option<u64>) -> Result<(), PoolError> {
         let path = self.path_of(name);
@@ -190,8 +220,9 @@ impl Pool {
             run(&btrfs::subvolume_delete(&[&path]))?;
         }
         if d.kind != Kind::Snapshot {
-            let snaps = self.layout.snapshot_dir(&DatasetName::parse(&d.name)?);
-            let _ = fs::remove_dir(&snaps);
+            let ds = DatasetName::parse(&d.name)?;
+            let _ = fs::remove_dir(self.layout.snapshot_dir(&ds));
+            let _ = fs::remove_dir(self.layout.children_snapshot_dir(&ds));
         }
         tracing::info!(dataset = %d.name, "destroyed");
         Ok(())
