@@ -20,6 +20,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod file;
 pub mod manifest;
 
 pub use manifest::{Manifest, ManifestError};
