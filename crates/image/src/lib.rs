@@ -20,6 +20,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod extract;
 pub mod file;
 pub mod manifest;
 

@@ -1,0 +1,313 @@
+//! Unpacking a tar stream into a directory so that nothing is ever written
+//! outside it, whatever the archive says.
+//!
+//! How it stays inside:
+//! - a path is split into components before anything is touched: `..`
+//!   is refused, a leading `/` dropped (`/etc/x` lands in `<dest>/etc/x`);
+//! - every directory an entry goes into is opened with `openat2` relative
+//!   to the destination's descriptor, with `RESOLVE_BENEATH |
+//!   RESOLVE_NO_MAGICLINKS`: a symbolic link that the archive made earlier
+//!   may be walked through only while it stays beneath the destination
+//!   (`a -> /` followed by `a/etc/passwd` fails);
+//! - the last component is created with calls that never follow it
+//!   (`O_CREAT | O_EXCL | O_NOFOLLOW`, `mkdirat`, `symlinkat`, `mknodat`,
+//!   `linkat` without `AT_SYMLINK_FOLLOW`); what already stands at that name
+//!   is removed first (a non-empty directory is not);
+//! - a hard link's target is a path inside the destination, found the same
+//!   way, so `/etc/shadow` means `<dest>/etc/shadow`.
+//!
+//! What it keeps: regular files (their data, mode with set-uid/set-gid/
+//! sticky bits), directories, symbolic links, hard links, character and
+//! block devices, fifos; numeric owners; modification times (PAX `mtime`
+//! to the nanosecond); PAX `SCHILY.xattr.*` extended attributes, file
+//! capabilities (`security.capability`) included. Owner comes before mode
+//! and attributes, because a change of owner clears set-uid bits and
+//! capabilities. A directory's metadata is applied after everything else,
+//! so that creating its contents does not change its time.
+//!
+//! The caller extracts into a fresh directory it made, as root, and
+//! removes that directory if extraction (or the image file's check) fails:
+//! a failed extraction leaves what it had written so far. Nothing is
+//! synced per file: the caller syncs the file system once, if it must.
+
+mod create;
+mod meta;
+mod path;
+mod sys;
+
+use std::io::{self, BufReader, Read};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{FileType, makedev};
+use rustix::io::Errno;
+use tar::EntryType;
+
+pub use meta::{Meta, XATTR_PREFIX, pax_time};
+pub use path::{Unsafe, components};
+
+use sys::Failed;
+
+/// What an extraction wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Regular files.
+    pub files: u64,
+    /// Directories listed by the archive.
+    pub dirs: u64,
+    /// Symbolic links.
+    pub symlinks: u64,
+    /// Hard links.
+    pub hard_links: u64,
+    /// Device nodes and fifos.
+    pub nodes: u64,
+    /// Bytes of file data.
+    pub bytes: u64,
+}
+
+/// Why an extraction stopped. Each error about an entry names it as the
+/// archive spells it.
+#[derive(Debug, thiserror::Error)]
+pub enum ExtractError {
+    /// The destination cannot be opened as a directory.
+    #[error("failed to open destination directory {}", .dest.display())]
+    Destination {
+        /// The destination.
+        dest: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The archive stream cannot be read or parsed.
+    #[error("failed to read the archive{}", after_entry(.after))]
+    Read {
+        /// The last entry read whole, if any.
+        after: Option<String>,
+        /// The cause (it may carry the image file's own error).
+        #[source]
+        source: io::Error,
+    },
+    /// An entry would write outside the destination.
+    #[error("refused archive entry {entry}: {reason}")]
+    Unsafe {
+        /// The entry.
+        entry: String,
+        /// Why.
+        reason: Unsafe,
+    },
+    /// An entry of a kind basalt does not unpack (GNU volume headers,
+    /// multi-volume continuations, ...).
+    #[error("unsupported archive entry {entry}: type {kind:?}")]
+    Unsupported {
+        /// The entry.
+        entry: String,
+        /// Its tar type flag.
+        kind: char,
+    },
+    /// An entry whose header cannot be used.
+    #[error("invalid archive entry {entry}: {reason}")]
+    Invalid {
+        /// The entry.
+        entry: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A file system operation failed.
+    #[error("failed to {op} {entry}")]
+    Io {
+        /// The entry.
+        entry: String,
+        /// What was being done.
+        op: &'static str,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn after_entry(after: &Option<String>) -> String {
+    after
+        .as_ref()
+        .map(|a| format!(" after entry {a}"))
+        .unwrap_or_default()
+}
+
+/// Unpacks the tar stream `archive` into the existing directory `dest`.
+pub fn extract<R: Read>(archive: R, dest: &Path) -> Result<Summary, ExtractError> {
+    let root = rustix::fs::open(
+        dest,
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| ExtractError::Destination {
+        dest: dest.to_owned(),
+        source: e.into(),
+    })?;
+    let mut x = Extractor {
+        root,
+        cache: None,
+        dirs: Vec::new(),
+        buf: vec![0u8; crate::file::BUF_SIZE],
+        summary: Summary::default(),
+        last: None,
+    };
+    let mut archive = tar::Archive::new(BufReader::with_capacity(256 << 10, archive));
+    let entries = archive.entries().map_err(|source| x.read_error(source))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|source| x.read_error(source))?;
+        x.entry(&mut entry)?;
+    }
+    x.finish_dirs()?;
+    Ok(x.summary)
+}
+
+struct Extractor {
+    root: OwnedFd,
+    /// The directory the previous entry went into, by path.
+    cache: Option<(Vec<u8>, OwnedFd)>,
+    /// Directories whose metadata is applied at the end.
+    dirs: Vec<(Vec<u8>, Meta, String)>,
+    buf: Vec<u8>,
+    summary: Summary,
+    last: Option<String>,
+}
+
+enum Kind {
+    File,
+    Dir,
+    Symlink(Vec<u8>),
+    HardLink(Vec<u8>),
+    Node(FileType, u64),
+}
+
+impl Extractor {
+    fn read_error(&self, source: io::Error) -> ExtractError {
+        ExtractError::Read {
+            after: self.last.clone(),
+            source,
+        }
+    }
+
+    fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<(), ExtractError> {
+        let raw = entry.path_bytes().into_owned();
+        let name = String::from_utf8_lossy(&raw).into_owned();
+        let Some(kind) = kind(entry, &name)? else {
+            return Ok(());
+        };
+        let parts = components(&raw).map_err(|reason| unsafe_entry(&name, reason))?;
+        let meta = Meta::read(entry).map_err(|reason| ExtractError::Invalid {
+            entry: name.clone(),
+            reason,
+        })?;
+        match parts.split_last() {
+            None => self.root_entry(kind, meta, &name)?,
+            Some((leaf, dirs)) => self.place(entry, dirs, leaf, kind, meta, &name)?,
+        }
+        self.last = Some(name);
+        Ok(())
+    }
+
+    /// An entry naming the destination itself (`./`): a directory lends it
+    /// its metadata; anything else is refused.
+    fn root_entry(&mut self, kind: Kind, meta: Meta, name: &str) -> Result<(), ExtractError> {
+        match kind {
+            Kind::Dir => {
+                self.dirs.push((Vec::new(), meta, name.to_owned()));
+                Ok(())
+            }
+            _ => Err(unsafe_entry(name, Unsafe::ReplacesRoot)),
+        }
+    }
+
+    fn place<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+        dirs: &[&[u8]],
+        leaf: &[u8],
+        kind: Kind,
+        meta: Meta,
+        name: &str,
+    ) -> Result<(), ExtractError> {
+        // The cache holds the parent of the previous entry. An entry only
+        // ever removes its own leaf, never its parent, so the cached
+        // descriptor stays the directory its path names.
+        let key = path::join(dirs);
+        let rel = path::join(&[&key[..], leaf][usize::from(key.is_empty())..]);
+        let parent = match self.cache.take() {
+            Some((k, fd)) if k == key => fd,
+            _ => sys::open_parent(self.root.as_fd(), dirs, true).map_err(|f| io_error(name, f))?,
+        };
+        let at = create::At {
+            parent: parent.as_fd(),
+            leaf,
+            rel: &rel,
+            name,
+        };
+        let result = self.create(entry, &at, kind, meta);
+        self.cache = Some((key, parent));
+        result
+    }
+}
+
+/// What an entry makes, or `None` for records that make nothing.
+fn kind<R: Read>(entry: &tar::Entry<'_, R>, name: &str) -> Result<Option<Kind>, ExtractError> {
+    let h = entry.header();
+    let link = || {
+        entry
+            .link_name_bytes()
+            .map(|l| l.into_owned())
+            .filter(|l| !l.is_empty())
+            .ok_or_else(|| invalid(name, "it has no link target"))
+    };
+    let dev = |t: FileType| -> Result<Kind, ExtractError> {
+        let major = h.device_major().ok().flatten();
+        let minor = h.device_minor().ok().flatten();
+        match (major, minor) {
+            (Some(ma), Some(mi)) => Ok(Kind::Node(t, makedev(ma, mi))),
+            _ => Err(invalid(name, "its device numbers cannot be read")),
+        }
+    };
+    Ok(Some(match h.entry_type() {
+        EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => Kind::File,
+        EntryType::Directory => Kind::Dir,
+        EntryType::Symlink => Kind::Symlink(link()?),
+        EntryType::Link => Kind::HardLink(link()?),
+        EntryType::Char => dev(FileType::CharacterDevice)?,
+        EntryType::Block => dev(FileType::BlockDevice)?,
+        EntryType::Fifo => Kind::Node(FileType::Fifo, 0),
+        EntryType::XGlobalHeader => return Ok(None),
+        other => {
+            return Err(ExtractError::Unsupported {
+                entry: name.to_owned(),
+                kind: char::from(other.as_byte()),
+            });
+        }
+    }))
+}
+
+fn invalid(name: &str, reason: &str) -> ExtractError {
+    ExtractError::Invalid {
+        entry: name.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+fn unsafe_entry(name: &str, reason: Unsafe) -> ExtractError {
+    ExtractError::Unsafe {
+        entry: name.to_owned(),
+        reason,
+    }
+}
+
+/// A failed syscall as the entry's error; leaving the destination through
+/// a symbolic link (`EXDEV` from `RESOLVE_BENEATH`) is refused as unsafe.
+fn io_error(name: &str, f: Failed) -> ExtractError {
+    match f.errno {
+        Errno::XDEV => unsafe_entry(name, Unsafe::Escapes),
+        errno => ExtractError::Io {
+            entry: name.to_owned(),
+            op: f.op,
+            source: errno.into(),
+        },
+    }
+}
