@@ -2,16 +2,16 @@
 //! system.
 //!
 //! This crate owns
-//! - `manifest`: the v2 image manifest as typed data, and its validation
+//! - [`manifest`]: the v2 image manifest as typed data, and its validation
 //!   with imgadm's error codes and messages (pure);
-//! - `file`: an image file's checks (size and sha1, computed while the
+//! - [`file`]: an image file's checks (size and sha1, computed while the
 //!   file streams) and its decompression (gzip, bzip2, xz, zstd, chosen by
 //!   the manifest and by the file's magic bytes);
-//! - `extract`: unpacking a tar stream into a directory it is given, so
+//! - [`extract`]: unpacking a tar stream into a directory it is given, so
 //!   that nothing is ever written outside that directory whatever the
 //!   archive says, keeping owners, modes, links, devices, times and extended
 //!   attributes (file capabilities included);
-//! - `archive`: the inverse, a directory tree written as such a tar stream.
+//! - [`archive`]: the inverse, a directory tree written as such a tar stream.
 //!
 //! It must never touch the pool, datasets or instances: it does not create,
 //! snapshot or remove the directory it extracts into, and knows nothing of
@@ -20,6 +20,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod archive;
 pub mod extract;
 pub mod file;
 pub mod manifest;
