@@ -4,7 +4,7 @@
 //! This crate owns
 //! - [`manifest`]: the v2 image manifest as typed data, and its validation
 //!   with imgadm's error codes and messages (pure);
-//! - [`file`]: an image file's checks (size and sha1, computed while the
+//! - [`file`](mod@file): an image file's checks (size and sha1, computed while the
 //!   file streams) and its decompression (gzip, bzip2, xz, zstd, chosen by
 //!   the manifest and by the file's magic bytes);
 //! - [`extract`]: unpacking a tar stream into a directory it is given, so

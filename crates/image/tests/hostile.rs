@@ -290,3 +290,130 @@ fn bad_headers_name_their_entry() -> Res {
     s.assert_outside_untouched()?;
     Ok(())
 }
+
+#[test]
+fn pax_and_gnu_long_names_are_checked_too() -> Res {
+    let s = Sandbox::new()?;
+    let ar = tar(|b| {
+        b.append_pax_extensions([("path", &b"../victim"[..])])?;
+        file(b, "innocent", b"pwned", 0o644, (0, 0))
+    })?;
+    assert_eq!(refused(&s, &ar)?, ("../victim".to_owned(), Unsafe::DotDot));
+    let ar = tar(|b| {
+        b.append_pax_extensions([("linkpath", &b"../victim"[..])])?;
+        link(b, EntryType::Link, "innocent", "target")
+    })?;
+    assert_eq!(
+        refused(&s, &ar)?,
+        ("innocent".to_owned(), Unsafe::LinkDotDot)
+    );
+    let long = format!("{}/../../victim", "d".repeat(120));
+    let ar = tar(|b| {
+        let mut name = tar::Header::new_gnu();
+        name.set_entry_type(EntryType::GNULongName);
+        name.set_size(long.len() as u64 + 1);
+        name.set_cksum();
+        let mut data = long.clone().into_bytes();
+        data.push(0);
+        b.append(&name, &data[..])?;
+        raw(b, EntryType::Regular, "short", "", b"pwned")
+    })?;
+    assert_eq!(refused(&s, &ar)?, (long.clone(), Unsafe::DotDot));
+    s.assert_outside_untouched()?;
+    Ok(())
+}
+
+#[test]
+fn symlink_loops_fail_cleanly() -> Res {
+    let s = Sandbox::new()?;
+    let ar = tar(|b| {
+        link(b, EntryType::Symlink, "a", "b")?;
+        link(b, EntryType::Symlink, "b", "a")?;
+        raw(b, EntryType::Regular, "a/x", "", b"")
+    })?;
+    let e = extract(&ar[..], &s.dest).err();
+    assert!(
+        matches!(&e, Some(ExtractError::Io { entry, .. }) if entry == "a/x"),
+        "{e:?}"
+    );
+    s.assert_outside_untouched()?;
+    Ok(())
+}
+
+mod any_archive {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Names and link targets hostile archives combine.
+    const NAMES: &[&str] = &[
+        "a", "a/b", "a/b/c", "s", "s/x", "s/x/y", "h", "/a/z", "./s/", "t", "t/u",
+    ];
+    const TARGETS: &[&str] = &[
+        "/",
+        "..",
+        "../..",
+        "a",
+        "a/b",
+        "s",
+        "./",
+        "/etc",
+        "VICTIM",
+        "VICTIM_DIR",
+    ];
+
+    #[derive(Debug, Clone)]
+    enum E {
+        File(usize),
+        Dir(usize),
+        Symlink(usize, usize),
+        HardLink(usize, usize),
+        Node(usize),
+    }
+
+    fn entry() -> impl Strategy<Value = E> {
+        let n = 0..NAMES.len();
+        let t = 0..TARGETS.len();
+        prop_oneof![
+            n.clone().prop_map(E::File),
+            n.clone().prop_map(E::Dir),
+            (n.clone(), t.clone()).prop_map(|(a, b)| E::Symlink(a, b)),
+            (n.clone(), 0..NAMES.len()).prop_map(|(a, b)| E::HardLink(a, b)),
+            n.prop_map(E::Node),
+        ]
+    }
+
+    fn build(s: &Sandbox, entries: &[E]) -> std::io::Result<Vec<u8>> {
+        let victim = s.victim().to_string_lossy().into_owned();
+        let victim_dir = s.dir.path().to_string_lossy().into_owned();
+        let target = |i: usize| match TARGETS[i] {
+            "VICTIM" => victim.clone(),
+            "VICTIM_DIR" => victim_dir.clone(),
+            t => t.to_owned(),
+        };
+        tar(|b| {
+            for e in entries {
+                match *e {
+                    E::File(n) => raw(b, EntryType::Regular, NAMES[n], "", b"pwned")?,
+                    E::Dir(n) => raw(b, EntryType::Directory, NAMES[n], "", b"")?,
+                    E::Symlink(n, t) => raw(b, EntryType::Symlink, NAMES[n], &target(t), b"")?,
+                    E::HardLink(n, t) => raw(b, EntryType::Link, NAMES[n], NAMES[t], b"")?,
+                    E::Node(n) => raw(b, EntryType::Fifo, NAMES[n], "", b"")?,
+                }
+            }
+            Ok(())
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        #[test]
+        fn nothing_outside_ever_changes(entries in prop::collection::vec(entry(), 1..10)) {
+            let s = Sandbox::new().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let ar = build(&s, &entries).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let _ = extract(&ar[..], &s.dest);
+            s.assert_outside_untouched().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(file_type(&s.dest).ok(), Some(FileType::Directory));
+        }
+    }
+}

@@ -13,7 +13,7 @@ const DEPTH: usize = 4;
 type Chunk = io::Result<(Vec<u8>, usize)>;
 
 /// A reader whose inner reader runs on a thread of its own, up to
-/// [`DEPTH`] chunks of 1 MiB ahead. Buffers go back to the thread once
+/// four chunks of 1 MiB ahead. Buffers go back to the thread once
 /// consumed, so reading allocates only at the start.
 pub struct ReadAhead<R> {
     chunks: Option<Receiver<Chunk>>,
