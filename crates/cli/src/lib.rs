@@ -1,10 +1,12 @@
-//! The operator commands of basalt: `vmadm`, `pooladm` and `sysinfo`. Thin by design:
+//! The operator commands of basalt: `vmadm`, `imgadm`, `pooladm` and
+//! `sysinfo`. Thin by design:
 //! each parses its arguments, calls the node crate, renders the result and
 //! maps failures to SmartOS's messages, streams and exit codes. No decision
 //! about instances is made here.
 
 #![forbid(unsafe_code)]
 
+pub mod imgadm;
 pub mod log;
 pub mod output;
 pub mod pooladm;

@@ -93,6 +93,14 @@ impl Node {
         Ok(crate::storage::pool(&self.paths, &self.config)?)
     }
 
+    /// The node's installed images.
+    pub fn images(&self) -> Result<crate::images::ImageStore, NodeError> {
+        Ok(crate::images::ImageStore::new(
+            self.paths.clone(),
+            self.pool()?,
+        ))
+    }
+
     /// What the model needs to know of this node, without its instances.
     pub fn host_facts(&self) -> Result<HostFacts, NodeError> {
         Ok(HostFacts {

@@ -5,6 +5,7 @@
 pub mod config;
 pub mod entropy;
 pub mod fsutil;
+pub mod images;
 pub mod instances;
 pub mod paths;
 pub mod storage;

@@ -78,6 +78,18 @@ impl Paths {
         self.under("var/imgadm")
     }
 
+    /// `/var/imgadm/images`: one record per installed image,
+    /// `<pool>-<uuid>.json`.
+    pub fn image_records(&self) -> PathBuf {
+        self.imgadm().join("images")
+    }
+
+    /// `/var/run/img.<uuid>.import.lock`: serialises installs of one image.
+    pub fn image_lock(&self, uuid: &str) -> PathBuf {
+        self.under("var/run")
+            .join(format!("img.{uuid}.import.lock"))
+    }
+
     /// `/var/zonecontrol/<zonename>`: the host side of a zone's control
     /// sockets (metadata).
     pub fn zonecontrol(&self, zonename: &str) -> PathBuf {

@@ -1,0 +1,323 @@
+//! `imgadm`: SmartOS's image manager, its local side (install, list, get,
+//! show, delete, vacuum). Errors are printed as
+//! `imgadm <command>: error (<Code>): <message>` (with `-E`, a JSON object
+//! follows as the last line of stderr); exit 0 ok, 1 error, 2 usage, 3 image
+//! not installed.
+
+mod list;
+
+use std::io::{BufRead, IsTerminal};
+use std::path::Path;
+use std::process::ExitCode;
+
+use basalt_node::images::{ImageError, ImageStore, Installed};
+use basalt_node::instances::Node;
+use basalt_node::paths::Paths;
+use serde_json::{Value, json};
+
+use crate::output::{message, stdout};
+
+const USAGE: &str = "\
+Usage:
+    imgadm [<options>] <command> [<args>...]
+
+Options:
+    -h, --help      Print this help and exit.
+    --version       Print version and exit.
+    -v, --verbose   Verbose logging on stderr.
+    -E              On error, emit a structured JSON error object as the
+                    last line of stderr output.
+
+Commands:
+    install [-P <pool>] [-q] -m <manifest> -f <file>
+    list [-j] [-H] [-o <field>,...] [-s <field>,...] [<field>=<value> ...]
+    get [-P <pool>] [-r] <uuid>
+    show <uuid>
+    delete [-P <pool>] <uuid>
+    vacuum [-n] [-f]
+
+Not available on this node yet: sources, avail, import, update, ancestry,
+create, publish.";
+
+/// A failure of an imgadm command.
+enum Failure {
+    Usage(String),
+    Image(ImageError),
+    Other {
+        code: &'static str,
+        message: String,
+        status: u8,
+    },
+}
+
+impl From<ImageError> for Failure {
+    fn from(e: ImageError) -> Failure {
+        Failure::Image(e)
+    }
+}
+
+type Outcome = Result<(), Failure>;
+
+/// Runs imgadm with the process's arguments.
+pub fn main() -> ExitCode {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut structured = false;
+    while let Some(first) = args.first() {
+        match first.as_str() {
+            "-E" => structured = true,
+            "-v" | "--verbose" => {}
+            "-h" | "--help" | "help" => {
+                stdout(&format!("{USAGE}\n"));
+                return ExitCode::SUCCESS;
+            }
+            "--version" => {
+                stdout(&format!("imgadm {}\n", env!("CARGO_PKG_VERSION")));
+                return ExitCode::SUCCESS;
+            }
+            _ => break,
+        }
+        args.remove(0);
+    }
+    let Some(cmd) = args.first().cloned() else {
+        message(USAGE);
+        return ExitCode::from(2);
+    };
+    crate::log::init(&Paths::from_env(), &format!("imgadm-{cmd}"));
+    match run(&cmd, &args[1..]) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(m)) => {
+            message(&format!("imgadm {cmd}: error (Usage): {m}"));
+            message(USAGE);
+            ExitCode::from(2)
+        }
+        Err(f) => {
+            let (code, msg, status) = match f {
+                Failure::Image(e) => (e.code(), e.to_string(), e.exit_status()),
+                Failure::Other {
+                    code,
+                    message,
+                    status,
+                } => (code, message, status),
+                Failure::Usage(_) => unreachable!("handled above"),
+            };
+            tracing::error!(command = %cmd, code, error = %msg, "failed");
+            message(&format!("imgadm {cmd}: error ({code}): {msg}"));
+            if structured {
+                message(&json!({"code": code, "message": msg}).to_string());
+            }
+            ExitCode::from(status)
+        }
+    }
+}
+
+fn store() -> Result<ImageStore, Failure> {
+    Node::open(Paths::from_env())
+        .and_then(|n| n.images())
+        .map_err(|e| Failure::Other {
+            code: "InternalError",
+            message: e.to_string(),
+            status: 1,
+        })
+}
+
+fn run(cmd: &str, args: &[String]) -> Outcome {
+    match cmd {
+        "install" => install(args),
+        "list" => list::list(&store()?, args),
+        "get" | "info" => get(args),
+        "show" => show(args),
+        "delete" | "destroy" => delete(args),
+        "vacuum" => vacuum(args),
+        "sources" | "avail" | "available" | "import" | "update" | "ancestry" | "create"
+        | "publish" => Err(Failure::Other {
+            code: "NotImplemented",
+            message: format!("\"{cmd}\" is not available on this node yet"),
+            status: 1,
+        }),
+        other => Err(Failure::Usage(format!("unknown command: \"{other}\""))),
+    }
+}
+
+/// Options (`-x` flags and `-x value`) and operands, getopt-style.
+struct Parsed {
+    flags: Vec<char>,
+    values: Vec<(char, String)>,
+    operands: Vec<String>,
+}
+
+fn parse(args: &[String], flags: &str, with_value: &str) -> Result<Parsed, Failure> {
+    let mut p = Parsed {
+        flags: Vec::new(),
+        values: Vec::new(),
+        operands: Vec::new(),
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let Some(opts) = a
+            .strip_prefix('-')
+            .filter(|o| !o.is_empty() && !a.contains('='))
+        else {
+            p.operands.push(a.clone());
+            continue;
+        };
+        for (i, c) in opts.char_indices() {
+            if with_value.contains(c) {
+                let rest = &opts[i + c.len_utf8()..];
+                let v = if rest.is_empty() {
+                    it.next().cloned().ok_or_else(|| {
+                        Failure::Usage(format!("option -{c} requires an argument"))
+                    })?
+                } else {
+                    rest.to_owned()
+                };
+                p.values.push((c, v));
+                break;
+            } else if flags.contains(c) {
+                p.flags.push(c);
+            } else {
+                return Err(Failure::Usage(format!("unknown option: \"-{c}\"")));
+            }
+        }
+    }
+    Ok(p)
+}
+
+impl Parsed {
+    fn has(&self, c: char) -> bool {
+        self.flags.contains(&c)
+    }
+
+    fn value(&self, c: char) -> Option<&str> {
+        self.values
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == c)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn uuid(&self) -> Result<&str, Failure> {
+        match self.operands.as_slice() {
+            [u] => Ok(u),
+            [] => Err(Failure::Usage("missing UUID argument".into())),
+            _ => Err(Failure::Usage(format!(
+                "unexpected arguments: {:?}",
+                &self.operands[1..]
+            ))),
+        }
+    }
+}
+
+/// `-P <pool>` must name the node's pool.
+fn check_pool(store: &ImageStore, p: &Parsed) -> Outcome {
+    match p.value('P') {
+        Some(pool) if pool != store.pool().name() => Err(Failure::Other {
+            code: "InvalidArgument",
+            message: format!(
+                "zpool \"{pool}\" is not this node's pool (\"{}\")",
+                store.pool().name()
+            ),
+            status: 1,
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn install(args: &[String]) -> Outcome {
+    let p = parse(args, "q", "Pmf")?;
+    let manifest = p
+        .value('m')
+        .ok_or_else(|| Failure::Usage("-m <manifest> is required".into()))?;
+    let file = p
+        .value('f')
+        .ok_or_else(|| Failure::Usage("-f <file> is required".into()))?;
+    let store = store()?;
+    check_pool(&store, &p)?;
+    match store.install(Path::new(manifest), Path::new(file))? {
+        Installed::Already(m) => stdout(&format!(
+            "Image {} ({}@{}) is already installed, skipping\n",
+            m.uuid, m.name, m.version
+        )),
+        Installed::New(m) => stdout(&format!(
+            "Installed image {} ({}@{})\n",
+            m.uuid, m.name, m.version
+        )),
+    }
+    Ok(())
+}
+
+fn pretty(v: &Value) -> String {
+    let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+fn get(args: &[String]) -> Outcome {
+    let p = parse(args, "r", "P")?;
+    let store = store()?;
+    check_pool(&store, &p)?;
+    let img = store.get(p.uuid()?)?;
+    let mut v = img.record.to_value();
+    if p.has('r') {
+        let uuid = img.record.manifest.uuid.to_string();
+        let snapshot = format!("{}/{uuid}@final", store.pool().name());
+        v["children"] = json!({"snapshots": [snapshot], "clones": img.clones});
+    }
+    stdout(&pretty(&v));
+    Ok(())
+}
+
+fn show(args: &[String]) -> Outcome {
+    let p = parse(args, "", "")?;
+    let img = store()?.get(p.uuid()?)?;
+    stdout(&pretty(&img.record.manifest.to_value()));
+    Ok(())
+}
+
+fn delete(args: &[String]) -> Outcome {
+    let p = parse(args, "", "P")?;
+    let store = store()?;
+    check_pool(&store, &p)?;
+    let m = store.delete(p.uuid()?)?;
+    stdout(&format!(
+        "Deleted image {} ({}@{})\n",
+        m.uuid, m.name, m.version
+    ));
+    Ok(())
+}
+
+fn vacuum(args: &[String]) -> Outcome {
+    let p = parse(args, "nf", "")?;
+    let store = store()?;
+    let candidates = store.vacuum(true)?;
+    if candidates.is_empty() {
+        return Ok(());
+    }
+    let dry = p.has('n');
+    if !dry && !p.has('f') && !confirm(candidates.len()) {
+        message("Aborting vacuum");
+        return Ok(());
+    }
+    let done = if dry {
+        candidates
+    } else {
+        store.vacuum(false)?
+    };
+    let verb = if dry { "Would delete" } else { "Deleted" };
+    let text: String = done
+        .iter()
+        .map(|m| format!("{verb} image {} ({}@{})\n", m.uuid, m.name, m.version))
+        .collect();
+    stdout(&text);
+    Ok(())
+}
+
+fn confirm(count: usize) -> bool {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return false;
+    }
+    message(&format!("Delete {count} unused image(s)? [y/N] "));
+    let mut line = String::new();
+    let _ = stdin.lock().read_line(&mut line);
+    matches!(line.trim(), "y" | "Y" | "yes")
+}

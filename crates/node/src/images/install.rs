@@ -1,0 +1,195 @@
+//! `imgadm install -m MANIFEST -f FILE`: the install pipeline.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufReader, Read, Write};
+use std::path::Path;
+
+use basalt_image::Manifest;
+use basalt_image::extract::extract;
+use basalt_image::file::ImageStream;
+use basalt_image::manifest::ImageType;
+use basalt_pool::DatasetName;
+use nix::fcntl::{Flock, FlockArg};
+
+use super::{ImageError, ImageRecord, ImageStore, Installed, PARTIAL};
+use crate::paths::Paths;
+
+/// Takes the install lock of image `uuid` if no one holds it.
+pub(super) fn try_lock(paths: &Paths, uuid: &str) -> Result<Option<Flock<File>>, ImageError> {
+    lock_with(paths, uuid, FlockArg::LockExclusiveNonblock)
+        .map(Some)
+        .or_else(|e| match e {
+            LockError::Busy => Ok(None),
+            LockError::Failed(e) => Err(e),
+        })
+}
+
+enum LockError {
+    Busy,
+    Failed(ImageError),
+}
+
+fn lock_with(paths: &Paths, uuid: &str, how: FlockArg) -> Result<Flock<File>, LockError> {
+    let path = paths.image_lock(uuid);
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(|e| LockError::Failed(ImageError::io("create", dir)(e)))?;
+    }
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| LockError::Failed(ImageError::io("open", &path)(e)))?;
+    Flock::lock(file, how).map_err(|(_, errno)| {
+        if errno == nix::errno::Errno::EWOULDBLOCK {
+            LockError::Busy
+        } else {
+            LockError::Failed(ImageError::io("lock", &path)(errno.into()))
+        }
+    })
+}
+
+fn read_manifest(path: &Path) -> Result<Manifest, ImageError> {
+    let text = match fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(ImageError::Missing {
+                what: "manifest",
+                path: path.to_owned(),
+            });
+        }
+        Err(e) => return Err(ImageError::io("read", path)(e)),
+    };
+    Ok(Manifest::from_json(&text)?)
+}
+
+impl ImageStore {
+    /// Installs an image from a manifest and its file.
+    pub fn install(&self, manifest: &Path, file: &Path) -> Result<Installed, ImageError> {
+        let manifest = read_manifest(manifest)?;
+        if !file.exists() {
+            return Err(ImageError::Missing {
+                what: "image",
+                path: file.to_owned(),
+            });
+        }
+        let uuid = manifest.uuid.to_string();
+        let _lock =
+            lock_with(&self.paths, &uuid, FlockArg::LockExclusive).map_err(|e| match e {
+                LockError::Failed(e) => e,
+                LockError::Busy => ImageError::io("lock", self.paths.image_lock(&uuid))(
+                    io::ErrorKind::WouldBlock.into(),
+                ),
+            })?;
+        if self.get(&uuid).is_ok() {
+            return Ok(Installed::Already(manifest));
+        }
+        let target = self.dataset(&uuid)?;
+        let partial = DatasetName::parse(&format!("{target}{PARTIAL}"))?;
+        if self.pool.exists(partial.as_str()) {
+            tracing::warn!(dataset = %partial, "removing what an interrupted install left");
+            self.pool.destroy(partial.as_str(), true, true)?;
+        }
+        let built = self.build(&manifest, file, &partial, &target);
+        if let Err(e) = built {
+            let _ = self.pool.destroy(partial.as_str(), true, true);
+            if self.pool.exists(target.as_str()) && fs::metadata(self.record_path(&uuid)).is_err() {
+                let _ = self.pool.destroy(target.as_str(), true, true);
+            }
+            return Err(e);
+        }
+        tracing::info!(image = %uuid, "installed");
+        Ok(Installed::New(manifest))
+    }
+
+    fn build(
+        &self,
+        manifest: &Manifest,
+        file: &Path,
+        partial: &DatasetName,
+        target: &DatasetName,
+    ) -> Result<(), ImageError> {
+        let uuid = manifest.uuid.to_string();
+        if self.pool.exists(target.as_str()) {
+            tracing::warn!(dataset = %target, "an image dataset without a record: replacing it");
+            self.pool.destroy(target.as_str(), true, false)?;
+        }
+        let is_volume = manifest.image_type == ImageType::Zvol;
+        match (&manifest.origin, is_volume) {
+            (Some(origin), _) => {
+                let origin = origin.to_string();
+                if self.get(&origin).is_err() {
+                    return Err(ImageError::OriginNotInstalled { uuid, origin });
+                }
+                let snap = self.dataset(&origin)?.snapshot("final")?;
+                self.pool.clone_snapshot(&snap, partial)?;
+            }
+            (None, true) => {
+                let mib = manifest.image_size.map_or(0, |m| m.0);
+                self.pool.create(partial, Some(mib << 20))?;
+            }
+            (None, false) => {
+                self.pool.create(partial, None)?;
+                let root = self.pool.path_of(partial).join("root");
+                fs::create_dir(&root).map_err(ImageError::io("create", &root))?;
+            }
+        }
+        self.unpack(manifest, file, partial, is_volume)?;
+        self.pool.snapshot(&partial.snapshot("final")?)?;
+        self.pool.rename(partial, target)?;
+        let record = ImageRecord {
+            manifest: manifest.clone(),
+            zpool: self.pool.name().to_owned(),
+            source: None,
+        };
+        record.write(&self.record_path(&uuid))
+    }
+
+    fn unpack(
+        &self,
+        manifest: &Manifest,
+        file: &Path,
+        ds: &DatasetName,
+        is_volume: bool,
+    ) -> Result<(), ImageError> {
+        let raw = File::open(file).map_err(ImageError::io("open", file))?;
+        let name = file.display().to_string();
+        let mut stream = ImageStream::open(raw, &name, manifest.file())?;
+        if is_volume {
+            let limit = manifest.image_size.map_or(0, |m| m.0);
+            copy_into_volume(&mut stream, &self.pool.volume_file(ds), limit)?;
+        } else {
+            let root = self.pool.path_of(ds).join("root");
+            extract(BufReader::with_capacity(1 << 20, &mut stream), &root)?;
+        }
+        stream.finish()?;
+        Ok(())
+    }
+}
+
+fn copy_into_volume<R: Read>(
+    stream: &mut ImageStream<R>,
+    volume: &Path,
+    mib: u64,
+) -> Result<(), ImageError> {
+    let mut out = OpenOptions::new()
+        .write(true)
+        .open(volume)
+        .map_err(ImageError::io("open", volume))?;
+    let limit = mib << 20;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut written = 0u64;
+    loop {
+        let n = stream.read(&mut buf).map_err(|e| stream.error(e))?;
+        if n == 0 {
+            break;
+        }
+        written += n as u64;
+        if written > limit {
+            return Err(ImageError::TooBig { mib });
+        }
+        out.write_all(&buf[..n])
+            .map_err(ImageError::io("write", volume))?;
+    }
+    out.sync_all().map_err(ImageError::io("sync", volume))
+}

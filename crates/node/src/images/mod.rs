@@ -1,0 +1,188 @@
+//! The local image store (imgadm's local side): an installed image is the
+//! dataset `<pool>/<uuid>` with the single snapshot `@final`, plus its
+//! record `/var/imgadm/images/<pool>-<uuid>.json` =
+//! `{"manifest": {...}, "zpool": "<pool>", "source"?: "<url>"}`.
+//!
+//! Install is all or nothing: the image is built in `<pool>/<uuid>-partial`
+//! (a filesystem whose `root/` receives the archive, or a volume receiving
+//! the disk), checked against the manifest's size and sha1 while it
+//! streams, snapshotted `@final`, renamed into place, and only then
+//! recorded. A failure destroys the partial dataset; one left by a killed
+//! install is destroyed by the next install of that image, or by vacuum.
+
+mod error;
+mod install;
+mod record;
+
+pub use error::ImageError;
+pub use record::ImageRecord;
+
+use std::fs;
+
+use basalt_image::Manifest;
+use basalt_pool::{Dataset, DatasetName, Kind, Pool};
+
+use crate::paths::Paths;
+
+/// The suffix of a dataset an install is building.
+const PARTIAL: &str = "-partial";
+
+/// An installed image.
+#[derive(Debug, Clone)]
+pub struct InstalledImage {
+    /// Its record.
+    pub record: ImageRecord,
+    /// Instances and images cloned from its `@final`.
+    pub clones: Vec<String>,
+}
+
+/// What an install did.
+#[derive(Debug, Clone)]
+pub enum Installed {
+    /// The image is now installed.
+    New(Manifest),
+    /// It already was; nothing changed.
+    Already(Manifest),
+}
+
+/// The node's installed images, on its pool.
+pub struct ImageStore {
+    paths: Paths,
+    pool: Pool,
+}
+
+impl ImageStore {
+    /// The store of the images on `pool`.
+    pub fn new(paths: Paths, pool: Pool) -> ImageStore {
+        ImageStore { paths, pool }
+    }
+
+    /// The pool the images live on.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    fn dataset(&self, uuid: &str) -> Result<DatasetName, ImageError> {
+        DatasetName::parse(&format!("{}/{uuid}", self.pool.name()))
+            .map_err(|_| ImageError::InvalidUuid(uuid.to_owned()))
+    }
+
+    fn record_path(&self, uuid: &str) -> std::path::PathBuf {
+        self.paths
+            .image_records()
+            .join(format!("{}-{uuid}.json", self.pool.name()))
+    }
+
+    /// Every installed image, ordered by uuid. Records that cannot be read
+    /// are returned apart, named.
+    pub fn list(&self) -> Result<(Vec<InstalledImage>, Vec<ImageError>), ImageError> {
+        let datasets = self.pool.list()?;
+        let prefix = format!("{}-", self.pool.name());
+        let mut names: Vec<String> = match fs::read_dir(self.paths.image_records()) {
+            Ok(it) => it
+                .flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| n.starts_with(&prefix) && n.ends_with(".json"))
+                .collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(ImageError::io("list", self.paths.image_records())(e)),
+        };
+        names.sort();
+        let mut images = Vec::new();
+        let mut broken = Vec::new();
+        for name in names {
+            let uuid = &name[prefix.len()..name.len() - ".json".len()];
+            match self.read_installed(uuid, &datasets) {
+                Ok(Some(img)) => images.push(img),
+                Ok(None) => {}
+                Err(e) => broken.push(e),
+            }
+        }
+        Ok((images, broken))
+    }
+
+    fn read_installed(
+        &self,
+        uuid: &str,
+        datasets: &[Dataset],
+    ) -> Result<Option<InstalledImage>, ImageError> {
+        let snapshot = format!("{}/{uuid}@final", self.pool.name());
+        if !datasets.iter().any(|d| d.name == snapshot) {
+            return Ok(None);
+        }
+        let record = ImageRecord::read(&self.record_path(uuid))?;
+        let clones = datasets
+            .iter()
+            .filter(|d| d.kind != Kind::Snapshot && d.origin.as_deref() == Some(snapshot.as_str()))
+            .map(|d| d.name.clone())
+            .collect();
+        Ok(Some(InstalledImage { record, clones }))
+    }
+
+    /// One installed image.
+    pub fn get(&self, uuid: &str) -> Result<InstalledImage, ImageError> {
+        if !basalt_model::ids::is_uuid(uuid) {
+            return Err(ImageError::InvalidUuid(uuid.to_owned()));
+        }
+        self.read_installed(uuid, &self.pool.list()?)?
+            .ok_or_else(|| ImageError::NotInstalled {
+                uuid: uuid.to_owned(),
+                pool: self.pool.name().to_owned(),
+            })
+    }
+
+    /// Deletes an installed image: refused while instances or images are
+    /// cloned from it.
+    pub fn delete(&self, uuid: &str) -> Result<Manifest, ImageError> {
+        let img = self.get(uuid)?;
+        let manifest = img.record.manifest.clone();
+        if !img.clones.is_empty() {
+            return Err(ImageError::HasClones {
+                uuid: uuid.to_owned(),
+                name: manifest.name.clone(),
+                version: manifest.version.clone(),
+                clones: img.clones,
+            });
+        }
+        let ds = self.dataset(uuid)?;
+        self.pool.destroy(ds.as_str(), true, false)?;
+        let path = self.record_path(uuid);
+        fs::remove_file(&path).map_err(ImageError::io("remove", &path))?;
+        Ok(manifest)
+    }
+
+    /// Deletes every image nothing is cloned from (with `dry_run`, only
+    /// says which), and the datasets of installs that were killed.
+    pub fn vacuum(&self, dry_run: bool) -> Result<Vec<Manifest>, ImageError> {
+        let (images, _) = self.list()?;
+        let unused: Vec<Manifest> = images
+            .into_iter()
+            .filter(|i| i.clones.is_empty())
+            .map(|i| i.record.manifest)
+            .collect();
+        if !dry_run {
+            for m in &unused {
+                self.delete(&m.uuid.to_string())?;
+            }
+            self.remove_stale_partials()?;
+        }
+        Ok(unused)
+    }
+
+    fn remove_stale_partials(&self) -> Result<(), ImageError> {
+        let prefix = format!("{}/", self.pool.name());
+        for d in self.pool.list()? {
+            let Some(uuid) = d
+                .name
+                .strip_prefix(&prefix)
+                .and_then(|n| n.strip_suffix(PARTIAL))
+            else {
+                continue;
+            };
+            if let Some(_lock) = install::try_lock(&self.paths, uuid)? {
+                self.pool.destroy(&d.name, true, true)?;
+            }
+        }
+        Ok(())
+    }
+}
