@@ -388,8 +388,13 @@ fn a_refused_create_writes_nothing() {
         "Invalid value(s) for: resolvers\nMissing required properties: image_uuid,kernel_version\n"
     );
     let zones = root.path().join("etc/zones");
-    let left = std::fs::read_dir(&zones).map(|d| d.count()).unwrap_or(0);
-    assert_eq!(left, 0);
+    let left: Vec<_> = std::fs::read_dir(&zones)
+        .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        left.iter().all(|n| n.to_string_lossy().ends_with(".lock")),
+        "only lock files may remain: {left:?}"
+    );
 }
 
 #[test]
@@ -479,4 +484,45 @@ fn concurrent_updates_to_one_instance_all_land() {
     let md = vm["customer_metadata"].as_object().unwrap();
     assert_eq!(md.len(), 12, "every concurrent update survives: {md:?}");
     assert!(vm["alias"].as_str().unwrap().starts_with('a'));
+}
+
+#[test]
+fn parallel_creates_with_one_mac_leave_exactly_one_instance() {
+    let root = Root::new();
+    let payload = r#"{"brand": "joyent", "image_uuid": "01b2c898-945f-11e1-a523-af1afbe22822",
+        "nics": [{"nic_tag": "admin", "mac": "02:00:00:00:00:01", "ip": "dhcp"}]}"#;
+    let children: Vec<_> = (0..16)
+        .map(|_| {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_vmadm"))
+                .arg("create")
+                .env("BASALT_ROOT", root.path())
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(payload.as_bytes())
+                .unwrap();
+            child
+        })
+        .collect();
+    let mut ok = 0;
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        if out.status.success() {
+            ok += 1;
+        } else {
+            assert_eq!(
+                String::from_utf8_lossy(&out.stderr),
+                "Conflict detected with another vm, please check the MAC, IP, and VRID\n"
+            );
+        }
+    }
+    assert_eq!(ok, 1);
+    let found = root.vmadm(&["lookup", "nics.*.mac=02:00:00:00:00:01"], None);
+    assert_eq!(found.stdout.lines().count(), 1);
 }

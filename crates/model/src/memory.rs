@@ -41,6 +41,22 @@ pub fn default_max_physical_memory(brand: Brand, ram: i64) -> i64 {
 /// already numbers. For OS brands `ram` only seeds the memory cap and is
 /// removed.
 pub fn derive_create(vm: &mut Map<String, Value>, brand: Brand) {
+    // A memory value that is not an integer stays as given, for validation
+    // to report; nothing is derived from it or over it.
+    let keys = [
+        "ram",
+        "max_physical_memory",
+        "max_locked_memory",
+        "max_swap",
+        "max_shm_memory",
+        "tmpfs",
+    ];
+    if keys
+        .iter()
+        .any(|k| vm.get(*k).is_some_and(|v| v.as_i64().is_none()))
+    {
+        return;
+    }
     let ram = get(vm, "ram").unwrap_or(DEFAULT_RAM);
     if brand.is_hvm() {
         set(vm, "ram", ram);
@@ -198,6 +214,14 @@ mod tests {
         );
         assert_eq!(low["max_physical_memory"], 1280);
         assert_eq!(low["max_locked_memory"], 1280);
+    }
+
+    #[test]
+    fn values_that_are_not_integers_are_left_for_validation() {
+        let vm = created(Brand::Kvm, json!({"max_physical_memory": true, "ram": 512}));
+        assert_eq!(vm, json!({"max_physical_memory": true, "ram": 512}));
+        let vm = created(Brand::Joyent, json!({"max_swap": [1]}));
+        assert_eq!(vm, json!({"max_swap": [1]}));
     }
 
     #[test]

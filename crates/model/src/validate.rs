@@ -23,6 +23,27 @@ pub struct ValidationReport {
     pub bad_properties: Vec<String>,
     /// Required keys that are missing.
     pub missing_properties: Vec<String>,
+    /// Where each bad property is, for removing it (the names above are
+    /// for people and can be ambiguous: a top-level key may be spelled
+    /// `nics.*.x`).
+    pub bad_paths: Vec<BadPath>,
+}
+
+/// Where a bad property is in a payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BadPath {
+    /// A top-level key.
+    Top(String),
+    /// A key of the elements of a collection: of all of them (`None`), or
+    /// of the one at an index.
+    Element {
+        /// The collection's key as given (`nics`, `add_disks`...).
+        collection: String,
+        /// The element, or all.
+        index: Option<usize>,
+        /// The key inside it.
+        key: String,
+    },
 }
 
 impl ValidationReport {
@@ -52,10 +73,30 @@ impl ValidationReport {
         }
     }
 
-    fn bad_property(&mut self, key: String) {
-        if !self.bad_properties.contains(&key) {
-            self.bad_properties.push(key);
+    fn bad_property(&mut self, name: String, path: BadPath) {
+        if !self.bad_properties.contains(&name) {
+            self.bad_properties.push(name);
         }
+        if !self.bad_paths.contains(&path) {
+            self.bad_paths.push(path);
+        }
+    }
+
+    fn bad_top(&mut self, key: &str) {
+        self.bad_property(key.to_owned(), BadPath::Top(key.to_owned()));
+    }
+
+    fn bad_element(&mut self, collection: &str, index: Option<usize>, key: &str) {
+        let name = match index {
+            Some(i) => format!("{collection}.{i}.{key}"),
+            None => format!("{collection}.*.{key}"),
+        };
+        let path = BadPath::Element {
+            collection: collection.to_owned(),
+            index,
+            key: key.to_owned(),
+        };
+        self.bad_property(name, path);
     }
 
     fn missing(&mut self, key: String) {
@@ -97,11 +138,11 @@ pub fn validate(
     let mut report = ValidationReport::default();
     for (key, value) in payload {
         let Some(prop) = top_level(key, action) else {
-            report.bad_property(key.clone());
+            report.bad_top(key);
             continue;
         };
         if !prop.allowed(brand, action) {
-            report.bad_property(key.clone());
+            report.bad_top(key);
             continue;
         }
         if !type_ok(prop.ty, value, &facts.zpools) {
@@ -112,8 +153,8 @@ pub fn validate(
             check_elements(&mut report, key, value, collection, sub_action, brand);
         }
     }
+    check_disks(&mut report, payload);
     if action != Action::Update {
-        check_disks(&mut report, payload);
         for key in schema::required_on_create(brand) {
             if payload.get(*key).is_none_or(is_unset) {
                 report.missing((*key).to_owned());
@@ -185,7 +226,7 @@ fn check_elements(
                         report.bad_value(format!("{key}.{i}.{k}"));
                     }
                 }
-                _ => report.bad_property(format!("{key}.*.{k}")),
+                _ => report.bad_element(key, None, k),
             }
         }
     }
@@ -212,10 +253,10 @@ fn check_disks(report: &mut ValidationReport, payload: &Map<String, Value>) {
                     report.missing(name("image_size"));
                 }
                 if has("size") && !flexible {
-                    report.bad_property(name("size"));
+                    report.bad_element(key, Some(i), "size");
                 }
                 if has("block_size") {
-                    report.bad_property(name("block_size"));
+                    report.bad_element(key, Some(i), "block_size");
                 }
             } else {
                 if !has("size") && !d.get("nocreate").and_then(as_bool).unwrap_or(false) {
@@ -223,7 +264,7 @@ fn check_disks(report: &mut ValidationReport, payload: &Map<String, Value>) {
                 }
                 for k in ["image_name", "image_size"] {
                     if has(k) {
-                        report.bad_property(name(k));
+                        report.bad_element(key, Some(i), k);
                     }
                 }
             }

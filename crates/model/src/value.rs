@@ -7,6 +7,78 @@ use serde_json::{Map, Number, Value};
 use crate::ids::{Mac, is_uuid};
 use crate::schema::{ListCheck, PropType, StrCheck};
 
+/// What a payload's integer property holds once read as vmadm reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IntegerInput {
+    /// Null or a blank string: the property is to be unset.
+    Unset,
+    /// A value for validation to judge: a numeric string turned into its
+    /// integer, or anything else left as given (a fractional or infinite
+    /// number stays a string, which validation reports as a bad value).
+    Value(Value),
+    /// A string `Number()` turns into `NaN`.
+    NotANumber,
+}
+
+/// Reads an integer property's value as vmadm coerces it.
+pub fn coerce_integer(v: &Value) -> IntegerInput {
+    match v {
+        _ if is_unset(v) => IntegerInput::Unset,
+        Value::String(s) => match js_number(s) {
+            None => IntegerInput::NotANumber,
+            Some(n) if n.is_finite() && n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 => {
+                IntegerInput::Value(int_value(n as i64))
+            }
+            Some(_) => IntegerInput::Value(v.clone()),
+        },
+        other => IntegerInput::Value(other.clone()),
+    }
+}
+
+/// Coerces every top-level integer property of a payload. Unset ones are
+/// removed, or with `keep_unset` set to null (an update's way of saying
+/// "unset"). Returns the names of all that are not numbers.
+pub fn coerce_integer_properties(
+    p: &mut Map<String, Value>,
+    keep_unset: bool,
+) -> Result<(), Vec<String>> {
+    let mut not_numbers = Vec::new();
+    let keys: Vec<String> = p.keys().cloned().collect();
+    for key in keys {
+        let is_integer = crate::schema::property(&key)
+            .is_some_and(|prop| matches!(prop.ty, PropType::Integer { .. }));
+        if !is_integer {
+            continue;
+        }
+        match coerce_integer(&p[&key]) {
+            IntegerInput::Unset if keep_unset => {
+                p.insert(key, Value::Null);
+            }
+            IntegerInput::Unset => {
+                p.remove(&key);
+            }
+            IntegerInput::Value(v) => {
+                p.insert(key, v);
+            }
+            IntegerInput::NotANumber => not_numbers.push(key),
+        }
+    }
+    if not_numbers.is_empty() {
+        Ok(())
+    } else {
+        Err(not_numbers)
+    }
+}
+
+/// vmadm's message for integer properties that are not numbers, one line
+/// each.
+pub fn not_a_number_message(keys: &[String]) -> String {
+    keys.iter()
+        .map(|k| format!("Invalid value for {k}: null:number"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// JavaScript's `Number(s)` for a string: surrounding blanks ignored,
 /// decimal with optional fraction and exponent, `0x`/`0o`/`0b` integers,
 /// `Infinity`. `None` for what JavaScript turns into `NaN`, and for the
@@ -194,6 +266,44 @@ mod tests {
         assert_eq!(js_number("0xzz"), None);
         assert_eq!(js_number("Infinity"), Some(f64::INFINITY));
         assert_eq!(js_number("e5"), None);
+    }
+
+    #[test]
+    fn integer_coercion() {
+        assert_eq!(coerce_integer(&json!("12")), IntegerInput::Value(json!(12)));
+        assert_eq!(coerce_integer(&json!("")), IntegerInput::Unset);
+        assert_eq!(coerce_integer(&json!(null)), IntegerInput::Unset);
+        assert_eq!(coerce_integer(&json!("x")), IntegerInput::NotANumber);
+        assert_eq!(
+            coerce_integer(&json!("Infinity")),
+            IntegerInput::Value(json!("Infinity"))
+        );
+        assert_eq!(
+            coerce_integer(&json!("1e400")),
+            IntegerInput::Value(json!("1e400"))
+        );
+        assert_eq!(
+            coerce_integer(&json!("1.5")),
+            IntegerInput::Value(json!("1.5"))
+        );
+        assert_eq!(
+            coerce_integer(&json!(true)),
+            IntegerInput::Value(json!(true))
+        );
+        let mut p = json!({"quota": "", "cpu_cap": "a", "max_lwps": "b", "alias": "x", "ram": "5"})
+            .as_object()
+            .cloned()
+            .unwrap();
+        assert_eq!(
+            coerce_integer_properties(&mut p, false),
+            Err(vec!["cpu_cap".to_owned(), "max_lwps".to_owned()])
+        );
+        assert!(!p.contains_key("quota"));
+        assert_eq!(p["ram"], 5);
+        assert_eq!(
+            not_a_number_message(&["a".into(), "b".into()]),
+            "Invalid value for a: null:number\nInvalid value for b: null:number"
+        );
     }
 
     #[test]

@@ -1095,9 +1095,12 @@ proptest! {
             Err(UpdateError::BadArgument(a)) => {
                 prop_assert!(!a.contains('=') && args.contains(&a));
             }
-            Err(UpdateError::NotANumber(k)) => {
-                let prefix = format!("{k}=");
-                prop_assert!(args.iter().any(|a| a.starts_with(&prefix)));
+            Err(UpdateError::NotANumber(keys)) => {
+                prop_assert!(!keys.is_empty());
+                for k in keys {
+                    let prefix = format!("{k}=");
+                    prop_assert!(args.iter().any(|a| a.starts_with(&prefix)));
+                }
             }
             Err(e) => prop_assert!(false, "unexpected error {}", e),
         }

@@ -39,6 +39,9 @@ pub enum NodeError {
     /// The pool is not available.
     #[error(transparent)]
     Storage(#[from] crate::storage::StorageError),
+    /// An indestructible flag is set.
+    #[error("{0} is set, cannot delete")]
+    Indestructible(&'static str),
     /// No instance has this uuid (zoneadm's wording, which tools grep).
     #[error("zoneadm: {0}: No such zone configured")]
     NotFound(String),
@@ -196,6 +199,7 @@ impl Node {
     /// dataset, the zone) is not built yet, so the instance stays
     /// `configured`.
     pub fn create(&self, payload: Map<String, Value>) -> Result<Created, NodeError> {
+        let _node = self.store.lock_node()?;
         let facts = self.facts_with_instances()?;
         let mut facts = facts;
         facts.existing_sources = filesystem_sources(&payload);
@@ -215,6 +219,7 @@ impl Node {
     /// Applies an update payload to an instance.
     pub fn update(&self, uuid: &str, payload: Map<String, Value>) -> Result<Updated, NodeError> {
         let id = parse_uuid(uuid)?;
+        let _node = self.store.lock_node()?;
         let lock = self.store.lock(&id)?;
         let stored = self
             .store
@@ -251,10 +256,14 @@ impl Node {
     pub fn delete(&self, uuid: &str) -> Result<(), NodeError> {
         let id = parse_uuid(uuid)?;
         let lock = self.store.lock(&id)?;
-        if !self.store.exists(&id) {
-            drop(lock);
-            let _ = std::fs::remove_file(self.paths.zone_lock(&id));
-            return Err(NodeError::NotFound(uuid.to_owned()));
+        let stored = self
+            .store
+            .read(&id)?
+            .ok_or_else(|| NodeError::NotFound(uuid.to_owned()))?;
+        for flag in ["indestructible_zoneroot", "indestructible_delegated"] {
+            if stored.get(flag) == Some(&Value::Bool(true)) {
+                return Err(NodeError::Indestructible(flag));
+            }
         }
         self.store.remove(&id, &lock)?;
         Ok(())
@@ -319,6 +328,24 @@ mod tests {
             node.delete(&uuid).unwrap_err().to_string(),
             format!("zoneadm: {uuid}: No such zone configured")
         );
+    }
+
+    #[test]
+    fn indestructible_instances_are_not_deleted() {
+        let (_dir, node) = node();
+        let c = node
+            .create(payload(
+                json!({"image_uuid": IMG, "indestructible_zoneroot": true}),
+            ))
+            .unwrap();
+        let uuid = c.vm["uuid"].as_str().unwrap().to_owned();
+        assert_eq!(
+            node.delete(&uuid).unwrap_err().to_string(),
+            "indestructible_zoneroot is set, cannot delete"
+        );
+        node.update(&uuid, payload(json!({"indestructible_zoneroot": false})))
+            .unwrap();
+        node.delete(&uuid).unwrap();
     }
 
     #[test]

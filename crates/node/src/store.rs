@@ -59,6 +59,12 @@ pub struct InstanceLock {
     _lock: Flock<File>,
 }
 
+/// The node-wide lock; released when dropped.
+#[derive(Debug)]
+pub struct NodeLock {
+    _lock: Flock<File>,
+}
+
 /// The instance store under a node's paths.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -91,6 +97,28 @@ impl Store {
         Ok(InstanceLock { _lock: lock })
     }
 
+    /// Takes the node-wide lock that serialises creates and updates while
+    /// they check the node's other instances (MAC, IP and VRRP conflicts)
+    /// and write. Taken before any instance's lock.
+    pub fn lock_node(&self) -> Result<NodeLock, StoreError> {
+        let dir = self.paths.zone_configs();
+        let path = dir.join(".lock");
+        let err = |source| StoreError::List {
+            path: path.clone(),
+            source,
+        };
+        fs::create_dir_all(&dir).map_err(err)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(err)?;
+        let lock = Flock::lock(file, FlockArg::LockExclusive)
+            .map_err(|(_, errno)| err(std::io::Error::from(errno)))?;
+        Ok(NodeLock { _lock: lock })
+    }
+
     /// Whether instance `uuid` exists.
     pub fn exists(&self, uuid: &VmUuid) -> bool {
         self.paths.zone_config(uuid).exists()
@@ -120,8 +148,9 @@ impl Store {
             .map_err(|source| StoreError::Write { path, source })
     }
 
-    /// Removes instance `uuid`'s configuration and lock file. The caller
-    /// holds its lock.
+    /// Removes instance `uuid`'s configuration. The caller holds its lock.
+    /// The lock file stays: a process waiting on it must not end up holding
+    /// a lock on a file another process has replaced.
     pub fn remove(&self, uuid: &VmUuid, _lock: &InstanceLock) -> Result<(), StoreError> {
         let path = self.paths.zone_config(uuid);
         match fs::remove_file(&path) {
@@ -129,7 +158,6 @@ impl Store {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(source) => return Err(StoreError::Write { path, source }),
         }
-        let _ = fs::remove_file(self.paths.zone_lock(uuid));
         Ok(())
     }
 

@@ -11,8 +11,8 @@ use crate::checks::{DEFAULT_RECSIZE, check_properties, check_routes};
 use crate::facts::{Entropy, HostFacts};
 use crate::ids::{VmUuid, is_uuid};
 use crate::schema::{self, Action, Collection, ListForm, PropType};
-use crate::validate::{ValidationReport, validate};
-use crate::value::{as_bool, as_list, int_value, is_unset, js_number};
+use crate::validate::{BadPath, ValidationReport, validate};
+use crate::value::{as_bool, as_list, is_unset};
 use crate::{disk, memory, nic};
 
 /// `limit_priv` of HVM instances.
@@ -22,9 +22,9 @@ pub const HVM_LIMIT_PRIV: &str =
 /// Why a create was refused; the message is vmadm's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CreateError {
-    /// An integer property holds a string that is not a number.
-    #[error("Invalid value for {0}: null:number")]
-    NotANumber(String),
+    /// Integer properties hold strings that are not numbers.
+    #[error("{}", crate::value::not_a_number_message(.0))]
+    NotANumber(Vec<String>),
     /// The brand is not one of the six.
     #[error("Invalid brand while validating payload: \"{0}\"")]
     BadBrand(String),
@@ -183,30 +183,7 @@ fn settle_uuid(
 /// Turns integer properties given as strings into numbers (JavaScript's
 /// `Number()`); blank and null values are removed (unset).
 pub fn coerce_integers(p: &mut Map<String, Value>) -> Result<(), CreateError> {
-    let keys: Vec<String> = p.keys().cloned().collect();
-    for key in keys {
-        let Some(prop) = schema::property(&key) else {
-            continue;
-        };
-        if !matches!(prop.ty, PropType::Integer { .. }) {
-            continue;
-        }
-        let value = &p[&key];
-        if is_unset(value) {
-            p.remove(&key);
-            continue;
-        }
-        if let Value::String(s) = value {
-            let n = js_number(s).ok_or_else(|| CreateError::NotANumber(key.clone()))?;
-            let v = if n.fract() == 0.0 && n.is_finite() {
-                int_value(n as i64)
-            } else {
-                serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number)
-            };
-            p.insert(key, v);
-        }
-    }
-    Ok(())
+    crate::value::coerce_integer_properties(p, false).map_err(CreateError::NotANumber)
 }
 
 fn settle_brand(p: &mut Map<String, Value>) -> Result<Brand, CreateError> {
@@ -313,32 +290,25 @@ fn apply_docker(p: &mut Map<String, Value>, brand: Brand, uuid: &VmUuid) {
 
 /// Removes the keys validation found not allowed and returns their names.
 pub fn drop_bad_properties(p: &mut Map<String, Value>, report: &ValidationReport) -> Vec<String> {
-    for bad in &report.bad_properties {
-        match bad.split_once(".*.") {
-            Some((coll, sub)) => {
-                if let Some(Value::Array(items)) = p.get_mut(coll) {
-                    for item in items.iter_mut().filter_map(Value::as_object_mut) {
-                        item.remove(sub);
-                    }
-                }
+    for bad in &report.bad_paths {
+        match bad {
+            BadPath::Top(key) => {
+                p.remove(key);
             }
-            None if bad.matches('.').count() == 2 => {
-                let mut parts = bad.splitn(3, '.');
-                let (Some(coll), Some(i), Some(sub)) = (parts.next(), parts.next(), parts.next())
-                else {
+            BadPath::Element {
+                collection,
+                index,
+                key,
+            } => {
+                let Some(Value::Array(items)) = p.get_mut(collection) else {
                     continue;
                 };
-                let item = p
-                    .get_mut(coll)
-                    .and_then(Value::as_array_mut)
-                    .and_then(|a| a.get_mut(i.parse::<usize>().ok()?))
-                    .and_then(Value::as_object_mut);
-                if let Some(item) = item {
-                    item.remove(sub);
+                for (i, item) in items.iter_mut().enumerate() {
+                    if let (true, Some(obj)) = (index.is_none_or(|n| n == i), item.as_object_mut())
+                    {
+                        obj.remove(key);
+                    }
                 }
-            }
-            None => {
-                p.remove(bad);
             }
         }
     }

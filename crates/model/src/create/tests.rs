@@ -324,3 +324,35 @@ fn filesystem_sources_must_exist_and_bhyve_needs_a_capable_node() {
         "Bhyve not supported"
     );
 }
+
+#[test]
+fn dotted_unknown_keys_are_dropped_whole() {
+    let c = run(
+        json!({"image_uuid": IMG, "foo.bar.baz": 1, "nics.*.evil": 2,
+        "nics": [{"nic_tag": "admin", "ip": "dhcp", "evil": 3}]}),
+    )
+    .unwrap();
+    assert!(!c.vm.contains_key("foo.bar.baz"));
+    assert!(!c.vm.contains_key("nics.*.evil"));
+    assert!(!c.vm["nics"][0].as_object().unwrap().contains_key("evil"));
+}
+
+#[test]
+fn memory_values_of_the_wrong_type_are_bad_values() {
+    for payload in [
+        json!({"image_uuid": IMG, "max_physical_memory": true}),
+        json!({"image_uuid": IMG, "max_swap": [1]}),
+        json!({"brand": "kvm", "ram": true}),
+        json!({"brand": "kvm", "max_physical_memory": 1.5}),
+        json!({"image_uuid": IMG, "cpu_cap": "Infinity"}),
+        json!({"image_uuid": IMG, "cpu_cap": "1e400"}),
+    ] {
+        let e = run(payload.clone()).unwrap_err().to_string();
+        assert!(e.starts_with("Invalid value(s) for: "), "{payload}: {e}");
+    }
+    let e = run(json!({"image_uuid": IMG, "cpu_cap": "x", "max_lwps": "y"})).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Invalid value for cpu_cap: null:number\nInvalid value for max_lwps: null:number"
+    );
+}

@@ -9,13 +9,9 @@
 //!
 //! Where the reference is silent, basalt decides:
 //!
-//! - **Missing values.** A VM that lacks the key (or holds `null` there)
-//!   matches only an empty exact filter: `alias=` finds VMs with no alias
-//!   (or an empty one). No regex and no other value matches a missing key,
-//!   so `alias=~.` keeps meaning "has an alias". SmartOS never matches a
-//!   missing key at all, so `alias=` is the one place basalt finds more.
-//!   For `nics.*.vlan_id=`, a NIC without `vlan_id` matches; a VM with no
-//!   NICs does not (there is no element to match).
+//! - **Missing values.** As on SmartOS, a VM that lacks the key (or holds
+//!   `null` there) matches no filter on it, not even `alias=`; `alias=`
+//!   finds only VMs whose alias is the empty string.
 //! - **Regex dialect.** Patterns use the `regex` crate's syntax, which
 //!   covers the JavaScript patterns operators write (classes, anchors,
 //!   alternation, repetition) but has no look-around or back-references;
@@ -114,7 +110,7 @@ impl Filter {
             Some(v) => Some(js_string(v)),
         };
         match (&self.test, text) {
-            (Test::Exact(want), None) => want.is_empty(),
+            (Test::Exact(_), None) => false,
             (Test::Exact(want), Some(have)) => *want == have,
             (Test::Pattern(_), None) => false,
             (Test::Pattern(re), Some(have)) => re.is_match(&have),

@@ -227,19 +227,21 @@ fn mac_filters_are_normalised() {
 }
 
 #[test]
-fn missing_values_match_only_an_empty_exact_value() {
+fn missing_values_match_nothing() {
     let bare =
         vm(json!({"uuid": "u", "brand": "joyent", "alias": null, "nics": [{"ip": "10.0.0.1"}]}));
-    assert!(hits(&["alias="], &bare));
-    assert!(hits(&["owner_uuid="], &bare));
+    assert!(!hits(&["alias="], &bare));
+    assert!(!hits(&["owner_uuid="], &bare));
     assert!(!hits(&["owner_uuid=undefined"], &bare));
     assert!(!hits(&["owner_uuid=~"], &bare));
     assert!(!hits(&["owner_uuid=~.*"], &bare));
-    assert!(hits(&["tags.role="], &bare));
-    assert!(hits(&["nics.*.vlan_id="], &bare));
-    assert!(hits(&["nics.3.ip="], &bare));
+    assert!(!hits(&["tags.role="], &bare));
+    assert!(!hits(&["nics.*.vlan_id="], &bare));
+    assert!(!hits(&["nics.3.ip="], &bare));
     assert!(!hits(&["disks.*.size="], &bare));
     assert!(!hits(&["alias="], &web()));
+    let empty = vm(json!({"uuid": "u", "brand": "joyent", "alias": ""}));
+    assert!(hits(&["alias="], &empty));
 }
 
 #[test]

@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::UpdateError;
 use crate::schema::{self, PropType};
-use crate::value::{int_value, js_number};
+use crate::value::{IntegerInput, coerce_integer};
 
 /// Turns `key=value` arguments into an update payload. Integers go through
 /// JavaScript's `Number()` (a non-number is `Invalid value for <p>:
@@ -13,6 +13,7 @@ use crate::value::{int_value, js_number};
 /// `null` stays the string "null", as on SmartOS.
 pub fn parse_args(args: &[String]) -> Result<Map<String, Value>, UpdateError> {
     let mut payload = Map::new();
+    let mut not_numbers = Vec::new();
     for arg in args {
         let (key, value) = arg
             .split_once('=')
@@ -21,14 +22,14 @@ pub fn parse_args(args: &[String]) -> Result<Map<String, Value>, UpdateError> {
             .or_else(|| schema::update_member(key))
             .map(|p| p.ty);
         let v = match ty {
-            Some(PropType::Integer { .. }) => {
-                let n = js_number(value).ok_or_else(|| UpdateError::NotANumber(key.to_owned()))?;
-                if n.fract() == 0.0 && n.is_finite() {
-                    int_value(n as i64)
-                } else {
-                    json!(n)
+            Some(PropType::Integer { .. }) => match coerce_integer(&json!(value)) {
+                IntegerInput::Unset => Value::Null,
+                IntegerInput::Value(v) => v,
+                IntegerInput::NotANumber => {
+                    not_numbers.push(key.to_owned());
+                    continue;
                 }
-            }
+            },
             Some(PropType::Boolean) => match value {
                 "true" | "1" => json!(true),
                 "false" | "0" => json!(false),
@@ -45,6 +46,9 @@ pub fn parse_args(args: &[String]) -> Result<Map<String, Value>, UpdateError> {
             _ => json!(value),
         };
         payload.insert(key.to_owned(), v);
+    }
+    if !not_numbers.is_empty() {
+        return Err(UpdateError::NotANumber(not_numbers));
     }
     Ok(payload)
 }

@@ -24,7 +24,8 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn stopped(&self) -> bool {
+    /// Whether the instance counts as stopped for changes that need it.
+    pub fn stopped(&self) -> bool {
         self.state == "stopped" || (self.state == "provisioning" && self.zone_state == "installed")
     }
 }
@@ -40,7 +41,6 @@ pub fn nics(
     warnings: &mut Vec<String>,
 ) {
     let mut list = objects(vm, "nics");
-    let had_primary = list.iter().any(nic::is_primary);
     for mac in payload
         .get("remove_nics")
         .and_then(as_list)
@@ -74,15 +74,17 @@ pub fn nics(
             .map(str::to_owned);
         match nic::normalise_added(&added, ctx.brand, &list, driver.as_deref(), entropy) {
             Ok(new) => {
-                if new.iter().any(nic::is_primary) {
-                    clear_primary(&mut list);
+                match new.iter().filter(|n| nic::is_primary(n)).count() {
+                    0 => {}
+                    1 => clear_primary(&mut list),
+                    _ => errors.push("payload specifies more than 1 primary NIC".into()),
                 }
                 list.extend(new);
             }
             Err(mut e) => errors.append(&mut e),
         }
     }
-    settle_primary_after_update(&mut list, had_primary);
+    settle_primary_after_update(&mut list);
     vm.insert("nics".into(), json!(list));
 }
 
@@ -186,11 +188,12 @@ fn update_ip(
     Ok(())
 }
 
-/// After NICs were removed: when the primary is gone and none was named,
-/// the first remaining NIC whose first IP is public becomes primary, else
-/// the first with a private one, else the first.
-fn settle_primary_after_update(list: &mut [Map<String, Value>], had_primary: bool) {
-    if list.is_empty() || list.iter().any(nic::is_primary) || !had_primary {
+/// After NICs changed: when no NIC is primary (the primary was removed, or
+/// NICs were added to an instance that had none), the first NIC whose
+/// first IP is public becomes primary, else the first with a private one,
+/// else the first.
+fn settle_primary_after_update(list: &mut [Map<String, Value>]) {
+    if list.is_empty() || list.iter().any(nic::is_primary) {
         return;
     }
     let first_v4 = |n: &Map<String, Value>| {

@@ -20,7 +20,7 @@ use crate::facts::{Entropy, HostFacts};
 use crate::ids::VmUuid;
 use crate::schema::{self, Action, PropType};
 use crate::validate::validate;
-use crate::value::{as_bool, as_list, int_value, is_unset, js_number};
+use crate::value::{as_bool, as_list, is_unset};
 use crate::{memory, nic};
 
 /// Why an update was refused; the message is vmadm's.
@@ -29,12 +29,18 @@ pub enum UpdateError {
     /// A `key=value` argument without `=`.
     #[error("Invalid argument: \"{0}\" (expected key=value)")]
     BadArgument(String),
-    /// An integer property holds a string that is not a number.
-    #[error("Invalid value for {0}: null:number")]
-    NotANumber(String),
-    /// Values are wrong.
-    #[error("Invalid value(s) for: {}", .0.join(","))]
-    Invalid(Vec<String>),
+    /// Integer properties hold strings that are not numbers.
+    #[error("{}", crate::value::not_a_number_message(.0))]
+    NotANumber(Vec<String>),
+    /// Values are wrong or required keys are missing.
+    #[error("{}", crate::create::invalid_message(bad_values, missing_properties))]
+    Invalid {
+        /// Keys with wrong values.
+        bad_values: Vec<String>,
+        /// Required keys that are missing (inside added disks and PCI
+        /// devices).
+        missing_properties: Vec<String>,
+    },
     /// Semantic checks failed; one message per line.
     #[error("{}", .0.join("\n"))]
     Checks(Vec<String>),
@@ -82,25 +88,29 @@ pub fn update(
         return Err(UpdateError::Checks(not_arrays));
     }
     coerce_integers(&mut p)?;
+    let mut errors = Vec::new();
     let block_size_change = objects(&p, "update_disks")
         .iter()
         .any(|d| d.contains_key("block_size"));
     if block_size_change {
-        return Err(UpdateError::Checks(vec![
-            "cannot change .block_size for a disk after creation".into(),
-        ]));
+        errors.push("cannot change .block_size for a disk after creation".into());
     }
     let report = validate(&p, current.brand, Action::Update, facts);
     let dropped = drop_bad_properties(&mut p, &report);
-    if !report.bad_values.is_empty() {
-        return Err(UpdateError::Invalid(report.bad_values));
+    if !report.bad_values.is_empty() || !report.missing_properties.is_empty() {
+        return Err(UpdateError::Invalid {
+            bad_values: report.bad_values,
+            missing_properties: report.missing_properties,
+        });
+    }
+    if current.brand.is_os() {
+        ram_seeds_memory_cap(&mut p);
     }
     let old = current.vm;
     let mut vm = old.clone();
     apply_plain(&mut vm, &p);
     memory::derive_update(old, &mut vm, &p, current.brand);
     apply_maps(&mut vm, &p);
-    let mut errors = Vec::new();
     let mut warnings = Vec::new();
     let ctx = collections::Ctx {
         brand: current.brand,
@@ -120,8 +130,11 @@ pub fn update(
         "remove_pci_devices",
     ]
     .iter()
-    .any(|k| p.contains_key(*k));
-    if pci_touched && current.state != "stopped" {
+    .any(|k| {
+        p.get(*k)
+            .is_some_and(|v| v.as_array().is_none_or(|a| !a.is_empty()))
+    });
+    if pci_touched && !ctx.stopped() {
         errors.push(format!(
             "updates to pci_devices are only allowed when state is \"stopped\", currently: {} ({})",
             current.state, current.zone_state
@@ -175,30 +188,20 @@ fn check(
     }
 }
 
-/// Integers given as strings become numbers; blank strings become null
-/// (unset); a string that is not a number is refused.
-fn coerce_integers(p: &mut Map<String, Value>) -> Result<(), UpdateError> {
-    for (key, value) in p.iter_mut() {
-        let Some(prop) = schema::property(key) else {
-            continue;
-        };
-        if !matches!(prop.ty, PropType::Integer { .. }) {
-            continue;
-        }
-        if let Value::String(s) = value {
-            if s.trim().is_empty() {
-                *value = Value::Null;
-            } else {
-                let n = js_number(s).ok_or_else(|| UpdateError::NotANumber(key.clone()))?;
-                *value = if n.fract() == 0.0 && n.is_finite() {
-                    int_value(n as i64)
-                } else {
-                    json!(n)
-                };
-            }
-        }
+/// For OS brands `ram` is not kept: as on create, it stands for
+/// `max_physical_memory` (unless that is given too).
+fn ram_seeds_memory_cap(p: &mut Map<String, Value>) {
+    if let Some(ram) = p.remove("ram")
+        && !p.contains_key("max_physical_memory")
+    {
+        p.insert("max_physical_memory".into(), ram);
     }
-    Ok(())
+}
+
+/// Integers given as strings become numbers; blank strings become null
+/// (unset); strings that are not numbers are refused.
+fn coerce_integers(p: &mut Map<String, Value>) -> Result<(), UpdateError> {
+    crate::value::coerce_integer_properties(p, true).map_err(UpdateError::NotANumber)
 }
 
 /// Plain top-level keys with SmartOS's unsetting rules: null or "" removes

@@ -401,3 +401,47 @@ fn pci_devices_change_only_while_stopped() {
     );
     assert!(upd(&vm, "stopped", json!({"add_pci_devices": dev})).is_ok());
 }
+
+#[test]
+fn added_nics_settle_the_primary() {
+    let bare = created(json!({"image_uuid": IMG}));
+    let u = upd(
+        &bare,
+        "stopped",
+        json!({"add_nics": [{"nic_tag": "admin", "ip": "dhcp"}]}),
+    )
+    .unwrap();
+    assert_eq!(
+        u.vm["nics"][0]["primary"], true,
+        "the only NIC becomes primary"
+    );
+    let e = upd(
+        &bare,
+        "stopped",
+        json!({"add_nics": [
+        {"nic_tag": "admin", "ip": "dhcp", "primary": true},
+        {"nic_tag": "admin", "ip": "dhcp", "primary": true}]}),
+    )
+    .unwrap_err();
+    assert_eq!(e.to_string(), "payload specifies more than 1 primary NIC");
+}
+
+#[test]
+fn ram_on_an_os_instance_is_its_memory_cap() {
+    let vm = joyent();
+    let u = upd(&vm, "stopped", json!({"ram": 1024})).unwrap();
+    assert!(!u.vm.contains_key("ram"));
+    assert_eq!(u.vm["max_physical_memory"], 1024);
+}
+
+#[test]
+fn added_disks_follow_the_cross_field_rules_and_infinity_is_refused() {
+    let vm = created(json!({"brand": "kvm"}));
+    let e = upd(&vm, "stopped", json!({"add_disks": [{"model": "virtio"}]})).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Missing required properties: add_disks.0.size"
+    );
+    let e = upd(&vm, "stopped", json!({"max_lwps": "Infinity"})).unwrap_err();
+    assert_eq!(e.to_string(), "Invalid value(s) for: max_lwps");
+}
