@@ -281,3 +281,53 @@ fn a_missing_destination_is_reported() {
         Some("failed to open destination directory /nonexistent/basalt")
     );
 }
+
+#[test]
+fn binary_attributes_may_hold_newlines_and_named_acls_are_counted() -> Res {
+    let s = Sandbox::new()?;
+    // cap_dac_override and cap_fowner: the first byte of the set is '\n'.
+    let mut cap = CAP_NET_RAW;
+    cap[4..6].copy_from_slice(&[0x0a, 0x00]);
+    let ar = tar(|b| {
+        b.append_pax_extensions([
+            ("SCHILY.xattr.security.capability", &cap[..]),
+            ("SCHILY.xattr.user.lines", &b"one\ntwo\n"[..]),
+        ])?;
+        file(b, "bin/tool", b"\x7fELF", 0o755, (0, 0))?;
+        b.append_pax_extensions([(
+            "SCHILY.acl.access",
+            &b"user::rw-\nuser:lisa:r--\ngroup::r--\nmask::r--\nother::r--\n"[..],
+        )])?;
+        file(b, "named-acl", b"", 0o644, (0, 0))?;
+        b.append_pax_extensions([(
+            "SCHILY.acl.access",
+            &b"user::rw-\ngroup::r--\nother::r--\n"[..],
+        )])?;
+        file(b, "trivial-acl", b"", 0o640, (0, 0))
+    })?;
+    let summary = extract(&ar[..], &s.dest)?;
+    assert_eq!(xattr(&s.at("bin/tool"), "security.capability")?, cap);
+    assert_eq!(xattr(&s.at("bin/tool"), "user.lines")?, b"one\ntwo\n");
+    assert_eq!(summary.skipped_acls, 1);
+    assert!(xattr(&s.at("named-acl"), "system.posix_acl_access").is_err());
+    assert_eq!(lstat(&s.at("trivial-acl"))?.st_mode & 0o777, 0o640);
+    Ok(())
+}
+
+#[test]
+fn sparse_members_are_refused() -> Res {
+    let s = Sandbox::new()?;
+    let ar = tar(|b| {
+        b.append_pax_extensions([
+            ("GNU.sparse.major", &b"1"[..]),
+            ("GNU.sparse.minor", &b"0"[..]),
+        ])?;
+        file(b, "sparse", b"packed map and data", 0o644, (0, 0))
+    })?;
+    let e = extract(&ar[..], &s.dest).err().map(|e| e.to_string());
+    assert_eq!(
+        e.as_deref(),
+        Some("unsupported archive entry sparse: type 'S'")
+    );
+    Ok(())
+}

@@ -276,3 +276,45 @@ fn gnu_tar_extracts_basalts_archives_to_the_same_tree() -> Res {
     assert_eq!(describe(src.path())?, describe(&s.dest)?);
     Ok(())
 }
+
+/// `u::rwx,u:4242:r-x,g::r-x,m::r-x,o::r--` as the kernel stores it (4242:
+/// a uid with no name here, so GNU tar writes the number).
+const ACL: [u8; 44] = [
+    2, 0, 0, 0, //
+    1, 0, 7, 0, 0xff, 0xff, 0xff, 0xff, //
+    2, 0, 5, 0, 0x92, 0x10, 0, 0, //
+    4, 0, 5, 0, 0xff, 0xff, 0xff, 0xff, //
+    0x10, 0, 5, 0, 0xff, 0xff, 0xff, 0xff, //
+    0x20, 0, 4, 0, 0xff, 0xff, 0xff, 0xff,
+];
+
+#[test]
+fn gnu_tars_acls_become_posix_acls() -> Res {
+    let src = tempfile::tempdir()?;
+    fs::create_dir(src.path().join("shared"))?;
+    fs::write(src.path().join("shared/f"), b"x")?;
+    set_xattr(
+        &src.path().join("shared/f"),
+        "system.posix_acl_access",
+        &ACL,
+    )?;
+    set_xattr(&src.path().join("shared"), "system.posix_acl_default", &ACL)?;
+    let out = std::process::Command::new("tar")
+        .args(["--format=posix", "--acls", "--numeric-owner", "-C"])
+        .arg(src.path())
+        .args(["-cf", "-", "."])
+        .output()?;
+    assert!(
+        out.status.success(),
+        "tar: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.windows(17).any(|w| w == b"SCHILY.acl.access"));
+    let s = Sandbox::new()?;
+    let summary = extract(&out.stdout[..], &s.dest)?;
+    assert_eq!(summary.skipped_acls, 0);
+    assert_eq!(xattr(&s.at("shared/f"), "system.posix_acl_access")?, ACL);
+    assert_eq!(xattr(&s.at("shared"), "system.posix_acl_default")?, ACL);
+    assert_eq!(describe(src.path())?, describe(&s.dest)?);
+    Ok(())
+}

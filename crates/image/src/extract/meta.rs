@@ -1,10 +1,12 @@
 //! What an archive entry says about its file besides the path: mode,
-//! owner, times, device numbers and extended attributes (PAX `SCHILY.xattr.*`
-//! records, as GNU tar writes them).
-
-use std::io::Read;
+//! owner, times, and extended attributes (PAX `SCHILY.xattr.*` records as
+//! GNU tar writes them; its `SCHILY.acl.*` ACLs become the
+//! `system.posix_acl_*` attributes).
 
 use rustix::fs::Timespec;
+
+use super::acl;
+use super::records::Pax;
 
 /// PAX records naming an extended attribute.
 pub const XATTR_PREFIX: &str = "SCHILY.xattr.";
@@ -24,23 +26,29 @@ pub struct Meta {
     pub atime: Timespec,
     /// Extended attributes, name and value, in archive order.
     pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+    /// ACLs left out because they name users or groups (see [`acl::Acl`]).
+    pub skipped_acls: u64,
 }
 
 impl Meta {
-    /// Reads an entry's metadata; the error says which field is bad.
-    pub fn read<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Meta, String> {
-        let h = entry.header();
+    /// An entry's metadata from its header and PAX records; the error says
+    /// which field is bad.
+    pub fn new(h: &tar::Header, pax: &Pax) -> Result<Meta, String> {
         let mode = h
             .mode()
             .map_err(|_| "its mode is not a number".to_owned())?
             & 0o7777;
-        let id = |v: std::io::Result<u64>, what: &str| {
-            v.ok()
-                .and_then(|v| u32::try_from(v).ok())
+        let id = |v: Option<u64>, what: &str| {
+            v.and_then(|v| u32::try_from(v).ok())
                 .ok_or_else(|| format!("its {what} is not a number below 2^32"))
         };
-        let uid = id(h.uid(), "uid")?;
-        let gid = id(h.gid(), "gid")?;
+        let decimal = |v: &[u8]| {
+            std::str::from_utf8(v)
+                .ok()
+                .and_then(|s| s.parse::<u64>().ok())
+        };
+        let mut uid = id(h.uid().ok(), "uid")?;
+        let mut gid = id(h.gid().ok(), "gid")?;
         let secs = h
             .mtime()
             .map_err(|_| "its mtime is not a number".to_owned())?;
@@ -50,21 +58,27 @@ impl Meta {
         };
         let mut atime = None;
         let mut xattrs = Vec::new();
-        let pax = entry
-            .pax_extensions()
-            .map_err(|_| "its PAX records cannot be read".to_owned())?;
-        for ext in pax.into_iter().flatten() {
-            let ext = ext.map_err(|_| "its PAX records are malformed".to_owned())?;
-            let key = ext.key_bytes();
+        let mut skipped_acls = 0;
+        for (key, value) in pax {
             if let Some(name) = key.strip_prefix(XATTR_PREFIX.as_bytes()) {
                 if name.is_empty() || name.contains(&0) {
                     return Err("it names an extended attribute badly".into());
                 }
-                xattrs.push((name.to_vec(), ext.value_bytes().to_vec()));
-            } else if key == b"mtime" {
-                mtime = pax_time(ext.value_bytes()).ok_or("its PAX mtime is malformed")?;
-            } else if key == b"atime" {
-                atime = Some(pax_time(ext.value_bytes()).ok_or("its PAX atime is malformed")?);
+                xattrs.push((name.to_vec(), value.clone()));
+            } else if let Some(xname) = acl_record(key) {
+                match acl::from_text(value).ok_or("its PAX ACL is malformed")? {
+                    acl::Acl::Binary(bin) => xattrs.push((xname.as_bytes().to_vec(), bin)),
+                    acl::Acl::Trivial => {}
+                    acl::Acl::Named => skipped_acls += 1,
+                }
+            } else {
+                match key.as_slice() {
+                    b"uid" => uid = id(decimal(value), "PAX uid")?,
+                    b"gid" => gid = id(decimal(value), "PAX gid")?,
+                    b"mtime" => mtime = pax_time(value).ok_or("its PAX mtime is malformed")?,
+                    b"atime" => atime = Some(pax_time(value).ok_or("its PAX atime is malformed")?),
+                    _ => {}
+                }
             }
         }
         Ok(Meta {
@@ -74,8 +88,17 @@ impl Meta {
             mtime,
             atime: atime.unwrap_or(mtime),
             xattrs,
+            skipped_acls,
         })
     }
+}
+
+/// The attribute a PAX ACL record becomes, if `key` is one.
+fn acl_record(key: &[u8]) -> Option<&'static str> {
+    [acl::ACCESS, acl::DEFAULT]
+        .into_iter()
+        .find(|(record, _)| key == record.as_bytes())
+        .map(|(_, xattr)| xattr)
 }
 
 /// A PAX time: decimal seconds, optionally negative, optionally with a

@@ -20,7 +20,9 @@
 //! sticky bits), directories, symbolic links, hard links, character and
 //! block devices, fifos; numeric owners; modification times (PAX `mtime`
 //! to the nanosecond); PAX `SCHILY.xattr.*` extended attributes, file
-//! capabilities (`security.capability`) included. Owner comes before mode
+//! capabilities (`security.capability`) included; POSIX ACLs (GNU tar's
+//! `SCHILY.acl.*` records) whose entries give numeric ids; an ACL that names
+//! users or groups is left out and counted in [`Summary::skipped_acls`]. Owner comes before mode
 //! and attributes, because a change of owner clears set-uid bits and
 //! capabilities. A directory's metadata is applied after everything else,
 //! so that creating its contents does not change its time.
@@ -30,9 +32,11 @@
 //! a failed extraction leaves what it had written so far. Nothing is
 //! synced per file: the caller syncs the file system once, if it must.
 
+mod acl;
 mod create;
 mod meta;
 mod path;
+mod records;
 mod sys;
 
 use std::io::{self, BufReader, Read};
@@ -45,6 +49,9 @@ use tar::EntryType;
 
 pub use meta::{Meta, XATTR_PREFIX, pax_time};
 pub use path::{Unsafe, components};
+pub use records::parse_pax;
+
+use records::{Described, Pending, Record};
 
 use sys::Failed;
 
@@ -63,6 +70,9 @@ pub struct Summary {
     pub nodes: u64,
     /// Bytes of file data.
     pub bytes: u64,
+    /// ACLs left out because they name users or groups instead of giving
+    /// ids (the caller logs a warning).
+    pub skipped_acls: u64,
 }
 
 /// Why an extraction stopped. Each error about an entry names it as the
@@ -153,12 +163,57 @@ pub fn extract<R: Read>(archive: R, dest: &Path) -> Result<Summary, ExtractError
     };
     let mut archive = tar::Archive::new(BufReader::with_capacity(256 << 10, archive));
     let entries = archive.entries().map_err(|source| x.read_error(source))?;
-    for entry in entries {
+    let mut pending = Pending::default();
+    for entry in entries.raw(true) {
         let mut entry = entry.map_err(|source| x.read_error(source))?;
-        x.entry(&mut entry)?;
+        match record_kind(entry.header().entry_type()) {
+            Some(record) => {
+                let data = read_record(&mut entry).map_err(|source| x.read_error(source))?;
+                let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+                pending
+                    .absorb(record, data)
+                    .map_err(|reason| ExtractError::Invalid {
+                        entry: name,
+                        reason,
+                    })?;
+            }
+            None => {
+                let link = entry.header().link_name_bytes();
+                let member = pending.describe(&entry.path_bytes(), link.as_deref());
+                x.entry(&mut entry, member)?;
+            }
+        }
+    }
+    if !pending.is_empty() {
+        let eof = io::Error::new(io::ErrorKind::UnexpectedEof, "records describe no member");
+        return Err(x.read_error(eof));
     }
     x.finish_dirs()?;
     Ok(x.summary)
+}
+
+fn record_kind(t: EntryType) -> Option<Record> {
+    match t {
+        EntryType::GNULongName => Some(Record::LongName),
+        EntryType::GNULongLink => Some(Record::LongLink),
+        EntryType::XHeader => Some(Record::Pax),
+        EntryType::XGlobalHeader => Some(Record::GlobalPax),
+        _ => None,
+    }
+}
+
+/// An extension record's data, refusing records too large to be names or
+/// attributes.
+fn read_record<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<Vec<u8>> {
+    if entry.size() > records::MAX_RECORD {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "an extension record is larger than 16 MiB",
+        ));
+    }
+    let mut data = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0));
+    entry.read_to_end(&mut data)?;
+    Ok(data)
 }
 
 struct Extractor {
@@ -188,17 +243,20 @@ impl Extractor {
         }
     }
 
-    fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<(), ExtractError> {
-        let raw = entry.path_bytes().into_owned();
-        let name = String::from_utf8_lossy(&raw).into_owned();
-        let Some(kind) = kind(entry, &name)? else {
-            return Ok(());
-        };
-        let parts = components(&raw).map_err(|reason| unsafe_entry(&name, reason))?;
-        let meta = Meta::read(entry).map_err(|reason| ExtractError::Invalid {
-            entry: name.clone(),
-            reason,
-        })?;
+    fn entry<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+        member: Described,
+    ) -> Result<(), ExtractError> {
+        let name = String::from_utf8_lossy(&member.path).into_owned();
+        let kind = kind(entry, &member, &name)?;
+        let parts = components(&member.path).map_err(|reason| unsafe_entry(&name, reason))?;
+        let meta =
+            Meta::new(entry.header(), &member.pax).map_err(|reason| ExtractError::Invalid {
+                entry: name.clone(),
+                reason,
+            })?;
+        self.summary.skipped_acls += meta.skipped_acls;
         match parts.split_last() {
             None => self.root_entry(kind, meta, &name)?,
             Some((leaf, dirs)) => self.place(entry, dirs, leaf, kind, meta, &name)?,
@@ -249,13 +307,35 @@ impl Extractor {
     }
 }
 
-/// What an entry makes, or `None` for records that make nothing.
-fn kind<R: Read>(entry: &tar::Entry<'_, R>, name: &str) -> Result<Option<Kind>, ExtractError> {
+/// What a member makes. Sparse members (GNU `S`, PAX `GNU.sparse.*`) are
+/// refused: their data is not the file's, and basalt's archives and image
+/// builders never make them. A PAX `size` must agree with the header's.
+fn kind<R: Read>(
+    entry: &tar::Entry<'_, R>,
+    member: &Described,
+    name: &str,
+) -> Result<Kind, ExtractError> {
     let h = entry.header();
+    let unsupported = |kind: u8| ExtractError::Unsupported {
+        entry: name.to_owned(),
+        kind: char::from(kind),
+    };
+    if member
+        .pax
+        .iter()
+        .any(|(k, _)| k.starts_with(b"GNU.sparse."))
+    {
+        return Err(unsupported(b'S'));
+    }
+    if let Some((_, size)) = member.pax.iter().rev().find(|(k, _)| k == b"size")
+        && size.as_slice() != entry.size().to_string().as_bytes()
+    {
+        return Err(invalid(name, "its PAX size differs from its header's"));
+    }
     let link = || {
-        entry
-            .link_name_bytes()
-            .map(|l| l.into_owned())
+        member
+            .link
+            .clone()
             .filter(|l| !l.is_empty())
             .ok_or_else(|| invalid(name, "it has no link target"))
     };
@@ -267,22 +347,16 @@ fn kind<R: Read>(entry: &tar::Entry<'_, R>, name: &str) -> Result<Option<Kind>, 
             _ => Err(invalid(name, "its device numbers cannot be read")),
         }
     };
-    Ok(Some(match h.entry_type() {
-        EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => Kind::File,
+    Ok(match h.entry_type() {
+        EntryType::Regular | EntryType::Continuous => Kind::File,
         EntryType::Directory => Kind::Dir,
         EntryType::Symlink => Kind::Symlink(link()?),
         EntryType::Link => Kind::HardLink(link()?),
         EntryType::Char => dev(FileType::CharacterDevice)?,
         EntryType::Block => dev(FileType::BlockDevice)?,
         EntryType::Fifo => Kind::Node(FileType::Fifo, 0),
-        EntryType::XGlobalHeader => return Ok(None),
-        other => {
-            return Err(ExtractError::Unsupported {
-                entry: name.to_owned(),
-                kind: char::from(other.as_byte()),
-            });
-        }
-    }))
+        other => return Err(unsupported(other.as_byte())),
+    })
 }
 
 fn invalid(name: &str, reason: &str) -> ExtractError {
