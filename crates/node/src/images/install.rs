@@ -1,12 +1,12 @@
 //! `imgadm install -m MANIFEST -f FILE`: the install pipeline.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
 
 use basalt_image::Manifest;
 use basalt_image::extract::extract;
-use basalt_image::file::ImageStream;
+use basalt_image::file::{ImageStream, ReadAhead};
 use basalt_image::manifest::ImageType;
 use basalt_pool::DatasetName;
 use nix::fcntl::{Flock, FlockArg};
@@ -155,15 +155,37 @@ impl ImageStore {
         let raw = File::open(file).map_err(ImageError::io("open", file))?;
         let name = file.display().to_string();
         let mut stream = ImageStream::open(raw, &name, manifest.file())?;
+        if let Some(declared) = stream.overridden() {
+            tracing::warn!(file = %name, %declared, actual = %stream.compression(), "the file's magic number overrides the manifest's compression");
+        }
         if is_volume {
             let limit = manifest.image_size.map_or(0, |m| m.0);
             copy_into_volume(&mut stream, &self.pool.volume_file(ds), limit)?;
-        } else {
-            let root = self.pool.path_of(ds).join("root");
-            extract(BufReader::with_capacity(1 << 20, &mut stream), &root)?;
+            stream.finish()?;
+            return Ok(());
         }
-        stream.finish()?;
-        Ok(())
+        let root = self.pool.path_of(ds).join("root");
+        // Decompression runs on its own thread, overlapping with writing
+        // the files, as tar's gzip child does.
+        let mut ahead = ReadAhead::spawn(stream).map_err(ImageError::io("read", file))?;
+        let extracted = extract(&mut ahead, &root);
+        let stream = ahead.into_inner().map_err(ImageError::io("read", file))?;
+        match (extracted, stream.finish()) {
+            (Ok(summary), Ok(_)) => {
+                if summary.skipped_acls > 0 {
+                    tracing::warn!(
+                        count = summary.skipped_acls,
+                        "ACL entries naming users were left out"
+                    );
+                }
+                Ok(())
+            }
+            // A file that is not the one the manifest describes explains a
+            // failed extraction better than the extraction's own error.
+            (_, Err(e)) if e.is_mismatch() => Err(e.into()),
+            (Err(e), _) => Err(e.into()),
+            (Ok(_), Err(e)) => Err(e.into()),
+        }
     }
 }
 
