@@ -118,14 +118,37 @@ pub fn create(
         p.entry("zfs_data_recsize")
             .or_insert_with(|| json!(DEFAULT_RECSIZE));
     }
-    errors.extend(check_properties(&p, brand));
-    let nics = objects(&p, "nics");
+    errors.extend(semantic_checks(&p, brand, &uuid, facts));
+    if !errors.is_empty() {
+        return Err(CreateError::Checks(errors));
+    }
+    p.insert("v".into(), json!(1));
+    p.insert("create_timestamp".into(), json!(now));
+    p.insert("last_modified".into(), json!(now));
+    Ok(Created {
+        vm: p,
+        brand,
+        dropped,
+    })
+}
+
+/// The checks of reference 2.9 and the host's, on a normalised instance:
+/// properties, NICs, nic tags, routes, filesystem sources, bhyve support,
+/// conflicts with other instances. Every problem is returned.
+fn semantic_checks(
+    p: &Map<String, Value>,
+    brand: Brand,
+    uuid: &VmUuid,
+    facts: &HostFacts,
+) -> Vec<String> {
+    let mut errors = check_properties(p, brand);
+    let nics = objects(p, "nics");
     errors.extend(nic::check(&nics));
     errors.extend(nic::check_tags(&nics, facts));
     if let Some(routes) = p.get("routes").and_then(Value::as_object) {
         errors.extend(check_routes(routes, &nics));
     }
-    for fs in objects(&p, "filesystems") {
+    for fs in objects(p, "filesystems") {
         if let Some(source) = fs.get("source").and_then(Value::as_str)
             && !facts.existing_sources.iter().any(|s| s == source)
         {
@@ -138,17 +161,7 @@ pub fn create(
     if nic::conflicts(uuid.as_str(), &nics, facts) {
         errors.push("Conflict detected with another vm, please check the MAC, IP, and VRID".into());
     }
-    if !errors.is_empty() {
-        return Err(CreateError::Checks(errors));
-    }
-    p.insert("v".into(), json!(1));
-    p.insert("create_timestamp".into(), json!(now));
-    p.insert("last_modified".into(), json!(now));
-    Ok(Created {
-        vm: p,
-        brand,
-        dropped,
-    })
+    errors
 }
 
 fn settle_uuid(

@@ -112,17 +112,44 @@ pub fn update(
     memory::derive_update(old, &mut vm, &p, current.brand);
     apply_maps(&mut vm, &p);
     let mut warnings = Vec::new();
+    apply_collections(&mut vm, &p, current, entropy, &mut errors, &mut warnings);
+    check(&vm, current, facts, &mut errors);
+    if !errors.is_empty() {
+        return Err(UpdateError::Checks(errors));
+    }
+    let changes = diff(old, &vm);
+    if !changes.is_empty() {
+        vm.insert("last_modified".into(), json!(now));
+    }
+    Ok(Updated {
+        vm,
+        changes,
+        dropped,
+        warnings,
+    })
+}
+
+/// `add_`/`update_`/`remove_` of nics, disks, filesystems and PCI devices
+/// (disks and PCI devices only while stopped, where SmartOS says so).
+fn apply_collections(
+    vm: &mut Map<String, Value>,
+    p: &Map<String, Value>,
+    current: &Current<'_>,
+    entropy: &mut dyn Entropy,
+    errors: &mut Vec<String>,
+    warnings: &mut Vec<String>,
+) {
     let ctx = collections::Ctx {
         brand: current.brand,
         uuid: current.uuid,
         state: current.state,
         zone_state: current.zone_state,
     };
-    collections::nics(&mut vm, &p, &ctx, entropy, &mut errors, &mut warnings);
+    collections::nics(vm, p, &ctx, entropy, errors, warnings);
     if current.brand.is_hvm() {
-        collections::disks(&mut vm, &p, &ctx, entropy, &mut errors);
+        collections::disks(vm, p, &ctx, entropy, errors);
     }
-    collections::keyed(&mut vm, &p, "filesystems", "target", &mut errors);
+    collections::keyed(vm, p, "filesystems", "target", errors);
     let pci_touched = [
         "pci_devices",
         "add_pci_devices",
@@ -140,22 +167,8 @@ pub fn update(
             current.state, current.zone_state
         ));
     } else {
-        collections::keyed(&mut vm, &p, "pci_devices", "path", &mut errors);
+        collections::keyed(vm, p, "pci_devices", "path", errors);
     }
-    check(&vm, current, facts, &mut errors);
-    if !errors.is_empty() {
-        return Err(UpdateError::Checks(errors));
-    }
-    let changes = diff(old, &vm);
-    if !changes.is_empty() {
-        vm.insert("last_modified".into(), json!(now));
-    }
-    Ok(Updated {
-        vm,
-        changes,
-        dropped,
-        warnings,
-    })
 }
 
 fn check(
