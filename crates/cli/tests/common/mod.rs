@@ -1,0 +1,140 @@
+//! What host tests driving the real binaries share: a check that they run
+//! as root with the tools they need (a failure, never a skip), and a
+//! relocated root (`BASALT_ROOT`) whose embedded pool is a 1 GiB loop file,
+//! created by the first command that needs it and unmounted when the root
+//! is dropped.
+
+#![allow(dead_code)]
+
+pub mod images;
+pub mod imgadm;
+pub mod leftovers;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// What a command printed and how it exited.
+#[derive(Debug)]
+pub struct Run {
+    pub stdout: String,
+    pub stderr: String,
+    /// The exit status; -1 when killed by a signal.
+    pub code: i32,
+}
+
+/// Fails the test unless it runs as root with every program of `tools` on
+/// the PATH. CI runs these tests as root on machines that have them; a
+/// missing one is a broken machine, not a reason to pass.
+pub fn require(tools: &[&str]) {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "these host tests need root: they make btrfs pools on loop files \
+         (run them as root, as CI does)"
+    );
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let missing: Vec<&str> = tools
+        .iter()
+        .copied()
+        .filter(|t| !std::env::split_paths(&path).any(|d| d.join(t).is_file()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "these host tests need {} on the PATH (scripts/install installs them)",
+        missing.join(", ")
+    );
+}
+
+/// A relocated root with its own embedded pool (`<root>/zones`, a 1 GiB
+/// pool file under `<root>/var/basalt`), named after the test that made it.
+pub struct Root {
+    dir: tempfile::TempDir,
+}
+
+impl Root {
+    /// A fresh root for `test`; its pool is made by the first command that
+    /// needs one.
+    pub fn new(test: &str) -> Root {
+        require(&["mkfs.btrfs", "btrfs", "mount", "umount"]);
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("basalt-{test}-"))
+            .tempdir()
+            .unwrap();
+        std::fs::create_dir_all(dir.path().join("usbkey")).unwrap();
+        std::fs::write(dir.path().join("usbkey/config"), "pool_file_size=1G\n").unwrap();
+        Root { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Where the pool is mounted.
+    pub fn pool(&self) -> PathBuf {
+        self.path().join("zones")
+    }
+
+    /// A command for binary `bin` of this package, against this root.
+    pub fn command(&self, bin: &str) -> Command {
+        let mut cmd = Command::new(bin);
+        cmd.env("BASALT_ROOT", self.path()).stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs `bin` with `args` to completion.
+    pub fn run(&self, bin: &str, args: &[&str]) -> Run {
+        let out = self
+            .command(bin)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {bin}: {e}"));
+        Run {
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            code: out.status.code().unwrap_or(-1),
+        }
+    }
+
+    pub fn pooladm(&self, args: &[&str]) -> Run {
+        self.run(env!("CARGO_BIN_EXE_pooladm"), args)
+    }
+
+    /// Runs pooladm, which must succeed, and returns its stdout.
+    pub fn pooladm_ok(&self, args: &[&str]) -> String {
+        let r = self.pooladm(args);
+        assert_eq!(r.code, 0, "pooladm {args:?}: {}", r.stderr);
+        r.stdout
+    }
+
+    fn mounted(&self) -> bool {
+        let pool = self.pool();
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .any(|m| Path::new(m) == pool)
+    }
+}
+
+impl Drop for Root {
+    fn drop(&mut self) {
+        // A command killed by its test may leave the pool busy for a
+        // moment; retry before giving up to a lazy unmount (the loop
+        // device goes away with the last user either way).
+        for _ in 0..20 {
+            if !self.mounted() {
+                return;
+            }
+            let unmounted = Command::new("umount")
+                .arg(self.pool())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if !unmounted {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        eprintln!("{} stays busy: unmounting lazily", self.pool().display());
+        let _ = Command::new("umount").arg("-l").arg(self.pool()).status();
+    }
+}
