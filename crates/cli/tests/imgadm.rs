@@ -594,8 +594,25 @@ impl Drop for Reaped {
     }
 }
 
-/// Starts installing `img`, waits for its `-partial` dataset, lets it run
-/// about 100 ms more and kills it with SIGKILL.
+/// Polls every 2 ms until `done` holds; fails if the install ends first
+/// or after a minute.
+fn wait_for(child: &mut Child, what: &str, done: impl Fn() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("install ended ({status}) before {what}");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no {what} after 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Starts installing `img` and kills it with SIGKILL while it unpacks:
+/// once its `-partial` dataset exists and the big file is being written
+/// (or at most 100 ms later), so a faster build still kills it halfway.
 fn kill_mid_install(t: &Test, img: &Image) {
     let child = t
         .root
@@ -607,30 +624,20 @@ fn kill_mid_install(t: &Test, img: &Image) {
         .unwrap();
     let mut child = Reaped(child);
     let partial = t.root.pool().join(format!("{}-partial", img.uuid));
-    let started = Instant::now();
-    while !partial.exists() {
-        if let Some(status) = child.0.try_wait().unwrap() {
-            panic!(
-                "install ended ({status}) before {} appeared",
-                partial.display()
-            );
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no {} after 60 s",
-            partial.display()
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    std::thread::sleep(Duration::from_millis(100));
-    if let Some(status) = child.0.try_wait().unwrap() {
-        panic!("install ended ({status}) within 100 ms of its -partial dataset: too fast to kill");
-    }
+    wait_for(&mut child.0, &format!("{}", partial.display()), || {
+        partial.exists()
+    });
+    let big = partial.join("root/data/big");
+    let seen = Instant::now();
+    wait_for(&mut child.0, "the big file or 100 ms", || {
+        big.exists() || seen.elapsed() > Duration::from_millis(100)
+    });
     child.0.kill().unwrap();
     let status = child.0.wait().unwrap();
     assert_eq!(
         std::os::unix::process::ExitStatusExt::signal(&status),
-        Some(9)
+        Some(9),
+        "install killed by SIGKILL"
     );
 }
 
