@@ -289,10 +289,14 @@ fn vacuum(args: &[String]) -> Outcome {
     let p = parse(args, "nf", "")?;
     let store = store()?;
     let candidates = store.vacuum(true)?;
+    let dry = p.has('n');
     if candidates.is_empty() {
+        if !dry {
+            // Nothing to ask about, but what killed installs left goes.
+            store.vacuum(false)?;
+        }
         return Ok(());
     }
-    let dry = p.has('n');
     if !dry && !p.has('f') && !confirm(candidates.len()) {
         message("Aborting vacuum");
         return Ok(());

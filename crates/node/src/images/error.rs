@@ -28,7 +28,7 @@ pub enum ImageError {
     #[error("origin image \"{origin}\" of image \"{uuid}\" is not installed")]
     OriginNotInstalled { uuid: String, origin: String },
     /// Instances or images are cloned from the image.
-    #[error("image {uuid} ({name}@{version}) has dependent clones: {}", clones.join(", "))]
+    #[error("image \"{uuid}\" has dependent clones: {}", clone_list(clones))]
     HasClones {
         uuid: String,
         name: String,
@@ -58,6 +58,15 @@ pub enum ImageError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// The first clone, and how many more (imgadm's wording).
+fn clone_list(clones: &[String]) -> String {
+    match clones {
+        [] => String::new(),
+        [one] => one.clone(),
+        [first, rest @ ..] => format!("{first} and {} others...", rest.len()),
+    }
 }
 
 impl From<basalt_pool::name::NameError> for ImageError {

@@ -5,7 +5,7 @@ use std::io::{self, Read, Write};
 use std::path::Path;
 
 use basalt_image::Manifest;
-use basalt_image::extract::extract;
+use basalt_image::extract::{ExtractError, extract};
 use basalt_image::file::{ImageStream, ReadAhead};
 use basalt_image::manifest::ImageType;
 use basalt_pool::DatasetName;
@@ -67,11 +67,18 @@ impl ImageStore {
     /// Installs an image from a manifest and its file.
     pub fn install(&self, manifest: &Path, file: &Path) -> Result<Installed, ImageError> {
         let manifest = read_manifest(manifest)?;
-        if !file.exists() {
-            return Err(ImageError::Missing {
-                what: "image",
-                path: file.to_owned(),
-            });
+        let size = match fs::metadata(file) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(ImageError::Missing {
+                    what: "image",
+                    path: file.to_owned(),
+                });
+            }
+            Err(e) => return Err(ImageError::io("read", file)(e)),
+        };
+        if let Some(f) = manifest.file() {
+            basalt_image::file::verify_size(&file.display().to_string(), f, size)?;
         }
         let uuid = manifest.uuid.to_string();
         let _lock =
@@ -170,6 +177,19 @@ impl ImageStore {
         let mut ahead = ReadAhead::spawn(stream).map_err(ImageError::io("read", file))?;
         let extracted = extract(&mut ahead, &root);
         let stream = ahead.into_inner().map_err(ImageError::io("read", file))?;
+        let extracted = match extracted {
+            // The archive's bytes stopped coming: the file's own error
+            // (a mismatch, a decompression failure) says why.
+            Err(ExtractError::Read { source, .. }) => {
+                let cause = stream.error(source);
+                return Err(match stream.finish() {
+                    Err(e) if e.is_mismatch() => e,
+                    _ => cause,
+                }
+                .into());
+            }
+            other => other,
+        };
         match (extracted, stream.finish()) {
             (Ok(summary), Ok(_)) => {
                 if summary.skipped_acls > 0 {
@@ -182,9 +202,8 @@ impl ImageStore {
             }
             // A file that is not the one the manifest describes explains a
             // failed extraction better than the extraction's own error.
-            (_, Err(e)) if e.is_mismatch() => Err(e.into()),
-            (Err(e), _) => Err(e.into()),
-            (Ok(_), Err(e)) => Err(e.into()),
+            (_, Err(e)) => Err(e.into()),
+            (Err(e), Ok(_)) => Err(e.into()),
         }
     }
 }
