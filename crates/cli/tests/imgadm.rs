@@ -18,7 +18,9 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use common::Run;
-use common::images::{Entry, Image, gzip, minimal_image, random_bytes, sha1_hex, tar};
+use common::images::{
+    Entry, Image, cached_image, gzip, minimal_image, random_bytes, sha1_hex, tar,
+};
 use common::imgadm::{Failures, Test, expect, expect_error, s};
 use common::leftovers::{Outside, assert_clean, fingerprint};
 use serde_json::{Value, json};
@@ -795,4 +797,36 @@ fn vacuum_deletes_unused_images_and_keeps_cloned_ones() {
     let deleted = format!("Deleted image {}\n", cloned.label());
     expect(&t.imgadm(&["vacuum", "-f"]), 0, &deleted, "");
     assert_clean(&t.root, &[], &[]);
+}
+
+/// The Debian image the lx brand boots: built once with debootstrap (a few
+/// minutes the first time, cached under the target directory), installed,
+/// and its root kept as Debian made it — systemd as init, Debian's own
+/// numeric owners.
+#[test]
+fn debian_image_installs_with_systemd_as_init() {
+    use std::os::unix::fs::MetadataExt;
+    let t = Test::new("imgadm-debian");
+    let (manifest, file) = cached_image("debian");
+    let m: Value = serde_json::from_str(&fs::read_to_string(&manifest).unwrap()).unwrap();
+    let uuid = m["uuid"].as_str().unwrap();
+    let r = t.imgadm(&["install", "-m", s(&manifest), "-f", s(&file)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let root = t.root.pool().join(uuid).join("root");
+    let init = fs::read_link(root.join("sbin/init")).unwrap();
+    assert!(
+        init.to_string_lossy().ends_with("systemd"),
+        "{}",
+        init.display()
+    );
+    assert!(root.join("usr/lib/systemd/systemd").is_file());
+    let shadow = fs::metadata(root.join("etc/shadow")).unwrap();
+    assert_eq!(
+        (shadow.uid(), shadow.gid()),
+        (0, 42),
+        "Debian's shadow group kept"
+    );
+    let got: Value = serde_json::from_str(&t.imgadm(&["get", uuid]).stdout).unwrap();
+    assert_eq!(got["manifest"]["type"], "lx-dataset");
+    assert_eq!(got["manifest"]["requirements"]["brand"], "lx");
 }

@@ -142,6 +142,12 @@ impl Image {
 
 /// The real minimal image, built once under the target directory.
 pub fn minimal_image() -> (PathBuf, PathBuf) {
+    cached_image("minimal")
+}
+
+/// One of the project's images (`minimal`, `debian`), built once under the
+/// target directory by `images/cached`.
+pub fn cached_image(name: &str) -> (PathBuf, PathBuf) {
     super::require(&["bash", "tar", "gzip", "sha1sum", "flock"]);
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let target = std::env::var_os("CARGO_TARGET_DIR")
@@ -154,12 +160,12 @@ pub fn minimal_image() -> (PathBuf, PathBuf) {
         });
     let out = Command::new(repo.join("images/cached"))
         .arg(target.join("images"))
-        .arg("minimal")
+        .arg(name)
         .output()
         .expect("images/cached runs");
     assert!(
         out.status.success(),
-        "images/cached {} minimal: {}",
+        "images/cached {} {name}: {}",
         target.join("images").display(),
         String::from_utf8_lossy(&out.stderr)
     );
