@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod getopt;
 pub mod imgadm;
 pub mod log;
 pub mod output;

@@ -161,23 +161,11 @@ impl NodeConfig {
     }
 }
 
-fn lock_beside(path: &Path) -> Result<nix::fcntl::Flock<std::fs::File>, ConfigError> {
-    let write_err = |source| ConfigError::Write {
+fn lock_beside(path: &Path) -> Result<fsutil::FileLock, ConfigError> {
+    fsutil::wait_lock(&path.with_extension("lock")).map_err(|source| ConfigError::Write {
         path: path.to_owned(),
         source,
-    };
-    let lock_path = path.with_extension("lock");
-    if let Some(dir) = lock_path.parent() {
-        std::fs::create_dir_all(dir).map_err(write_err)?;
-    }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(write_err)?;
-    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
-        .map_err(|(_, errno)| write_err(std::io::Error::from(errno)))
+    })
 }
 
 /// The node's UUID (see [`ensure_node_uuid`]), from this machine's SMBIOS

@@ -1,12 +1,47 @@
-//! Atomic file writes: write a temporary file beside the target, fsync it,
-//! rename it over the target, fsync the directory. A reader sees the old
+//! Atomic file writes — write a temporary file beside the target, fsync it,
+//! rename it over the target, fsync the directory: a reader sees the old
 //! content or the new, never a mix, and a crash leaves at worst a stray
-//! temporary file that the next write replaces.
+//! temporary file that the next write replaces — and lock files.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+
+use nix::fcntl::{Flock, FlockArg};
+
+/// An exclusive `flock` on a lock file; released when dropped.
+pub type FileLock = Flock<File>;
+
+/// Takes an exclusive lock on the file at `path` (created, with its
+/// directory, if missing). With `wait` false, returns `None` at once when
+/// another process holds it. Lock files are never removed: a process
+/// waiting on one must not end up locking a file that another replaced.
+pub fn lock_file(path: &Path, wait: bool) -> io::Result<Option<FileLock>> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir)?;
+    }
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    let how = if wait {
+        FlockArg::LockExclusive
+    } else {
+        FlockArg::LockExclusiveNonblock
+    };
+    match Flock::lock(file, how) {
+        Ok(lock) => Ok(Some(lock)),
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) if !wait => Ok(None),
+        Err((_, errno)) => Err(errno.into()),
+    }
+}
+
+/// Takes an exclusive lock on the file at `path`, waiting for it.
+pub fn wait_lock(path: &Path) -> io::Result<FileLock> {
+    lock_file(path, true)?.ok_or_else(|| io::Error::from(io::ErrorKind::WouldBlock))
+}
 
 /// Replaces `path` with `data` atomically, creating parent directories.
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {

@@ -6,15 +6,14 @@
 //! The file holds the instance's configuration as vmadm's object (readable
 //! by operators) plus the node's own record of its runtime: `zone_state`.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use basalt_model::ids::is_uuid;
 use basalt_model::{VmObject, VmUuid};
-use nix::fcntl::{Flock, FlockArg};
 use serde_json::{Map, Value};
 
-use crate::fsutil::write_atomic;
+use crate::fsutil::{FileLock, wait_lock, write_atomic};
 use crate::paths::Paths;
 
 /// A failure of the instance store.
@@ -56,13 +55,13 @@ pub enum StoreError {
 /// The exclusive lock on one instance; released when dropped.
 #[derive(Debug)]
 pub struct InstanceLock {
-    _lock: Flock<File>,
+    _lock: FileLock,
 }
 
 /// The node-wide lock; released when dropped.
 #[derive(Debug)]
 pub struct NodeLock {
-    _lock: Flock<File>,
+    _lock: FileLock,
 }
 
 /// The instance store under a node's paths.
@@ -80,20 +79,10 @@ impl Store {
     /// Takes the lock on instance `uuid`, waiting for another process that
     /// holds it.
     pub fn lock(&self, uuid: &VmUuid) -> Result<InstanceLock, StoreError> {
-        let path = self.paths.zone_lock(uuid);
-        let err = |source| StoreError::Lock {
+        let lock = wait_lock(&self.paths.zone_lock(uuid)).map_err(|source| StoreError::Lock {
             uuid: uuid.clone(),
             source,
-        };
-        fs::create_dir_all(self.paths.zone_configs()).map_err(err)?;
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(err)?;
-        let lock = Flock::lock(file, FlockArg::LockExclusive)
-            .map_err(|(_, errno)| err(std::io::Error::from(errno)))?;
+        })?;
         Ok(InstanceLock { _lock: lock })
     }
 
@@ -101,21 +90,8 @@ impl Store {
     /// they check the node's other instances (MAC, IP and VRRP conflicts)
     /// and write. Taken before any instance's lock.
     pub fn lock_node(&self) -> Result<NodeLock, StoreError> {
-        let dir = self.paths.zone_configs();
-        let path = dir.join(".lock");
-        let err = |source| StoreError::List {
-            path: path.clone(),
-            source,
-        };
-        fs::create_dir_all(&dir).map_err(err)?;
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(err)?;
-        let lock = Flock::lock(file, FlockArg::LockExclusive)
-            .map_err(|(_, errno)| err(std::io::Error::from(errno)))?;
+        let path = self.paths.zone_configs().join(".lock");
+        let lock = wait_lock(&path).map_err(|source| StoreError::List { path, source })?;
         Ok(NodeLock { _lock: lock })
     }
 
@@ -215,7 +191,9 @@ fn parse(path: &Path, bytes: &[u8], uuid: &str) -> Result<Map<String, Value>, St
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nix::fcntl::{Flock, FlockArg};
     use serde_json::json;
+    use std::fs::File;
 
     const U1: &str = "11111111-1111-4111-8111-111111111111";
     const U2: &str = "22222222-2222-4222-8222-222222222222";

@@ -15,6 +15,7 @@ use basalt_node::instances::Node;
 use basalt_node::paths::Paths;
 use serde_json::{Value, json};
 
+use crate::getopt::{self, GetoptError, Parsed};
 use crate::output::{message, stdout};
 
 const USAGE: &str = "\
@@ -138,63 +139,21 @@ fn run(cmd: &str, args: &[String]) -> Outcome {
     }
 }
 
-/// Options (`-x` flags and `-x value`) and operands, getopt-style.
-struct Parsed {
-    flags: Vec<char>,
-    values: Vec<(char, String)>,
-    operands: Vec<String>,
-}
-
 fn parse(args: &[String], flags: &str, with_value: &str) -> Result<Parsed, Failure> {
-    let mut p = Parsed {
-        flags: Vec::new(),
-        values: Vec::new(),
-        operands: Vec::new(),
-    };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let Some(opts) = a
-            .strip_prefix('-')
-            .filter(|o| !o.is_empty() && !a.contains('='))
-        else {
-            p.operands.push(a.clone());
-            continue;
-        };
-        for (i, c) in opts.char_indices() {
-            if with_value.contains(c) {
-                let rest = &opts[i + c.len_utf8()..];
-                let v = if rest.is_empty() {
-                    it.next().cloned().ok_or_else(|| {
-                        Failure::Usage(format!("option -{c} requires an argument"))
-                    })?
-                } else {
-                    rest.to_owned()
-                };
-                p.values.push((c, v));
-                break;
-            } else if flags.contains(c) {
-                p.flags.push(c);
-            } else {
-                return Err(Failure::Usage(format!("unknown option: \"-{c}\"")));
-            }
-        }
-    }
-    Ok(p)
+    getopt::parse(args, flags, with_value).map_err(|e| {
+        Failure::Usage(match e {
+            GetoptError::MissingValue(c) => format!("option -{c} requires an argument"),
+            GetoptError::Unknown(c) => format!("unknown option: \"-{c}\""),
+        })
+    })
 }
 
-impl Parsed {
-    fn has(&self, c: char) -> bool {
-        self.flags.contains(&c)
-    }
+/// An imgadm command's single uuid operand.
+trait Uuid {
+    fn uuid(&self) -> Result<&str, Failure>;
+}
 
-    fn value(&self, c: char) -> Option<&str> {
-        self.values
-            .iter()
-            .rev()
-            .find(|(k, _)| *k == c)
-            .map(|(_, v)| v.as_str())
-    }
-
+impl Uuid for Parsed {
     fn uuid(&self) -> Result<&str, Failure> {
         match self.operands.as_slice() {
             [u] => Ok(u),

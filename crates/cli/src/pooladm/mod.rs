@@ -11,6 +11,7 @@ use basalt_node::paths::Paths;
 use basalt_pool::size::parse_size;
 use basalt_pool::{DatasetName, Kind, Pool, SnapshotName};
 
+use crate::getopt::{self, GetoptError, Parsed};
 use crate::output::{Status, message, stdout};
 use table::Prop;
 
@@ -87,60 +88,21 @@ fn dispatch(pool: &Pool, cmd: &str, args: &[String]) -> Outcome {
     }
 }
 
-/// Flags (`-r`), options with a value (`-o x`) and operands, getopt-style.
-struct Parsed {
-    flags: Vec<char>,
-    values: Vec<(char, String)>,
-    operands: Vec<String>,
-}
-
 fn parse(args: &[String], flags: &str, with_value: &str) -> Result<Parsed, Failure> {
-    let mut p = Parsed {
-        flags: Vec::new(),
-        values: Vec::new(),
-        operands: Vec::new(),
-    };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let Some(opts) = a.strip_prefix('-').filter(|o| !o.is_empty()) else {
-            p.operands.push(a.clone());
-            continue;
-        };
-        for (i, c) in opts.char_indices() {
-            if with_value.contains(c) {
-                let rest = &opts[i + c.len_utf8()..];
-                let v = if rest.is_empty() {
-                    it.next().cloned().ok_or_else(|| {
-                        Failure::Usage(format!("missing argument for '-{c}' option"))
-                    })?
-                } else {
-                    rest.to_owned()
-                };
-                p.values.push((c, v));
-                break;
-            } else if flags.contains(c) {
-                p.flags.push(c);
-            } else {
-                return Err(Failure::Usage(format!("invalid option '{c}'")));
-            }
-        }
-    }
-    Ok(p)
+    getopt::parse(args, flags, with_value).map_err(|e| {
+        Failure::Usage(match e {
+            GetoptError::MissingValue(c) => format!("missing argument for '-{c}' option"),
+            GetoptError::Unknown(c) => format!("invalid option '{c}'"),
+        })
+    })
 }
 
-impl Parsed {
-    fn has(&self, c: char) -> bool {
-        self.flags.contains(&c)
-    }
+/// A pooladm command's single operand.
+trait One {
+    fn one(&self, what: &str) -> Result<&str, Failure>;
+}
 
-    fn value(&self, c: char) -> Option<&str> {
-        self.values
-            .iter()
-            .rev()
-            .find(|(k, _)| *k == c)
-            .map(|(_, v)| v.as_str())
-    }
-
+impl One for Parsed {
     fn one(&self, what: &str) -> Result<&str, Failure> {
         match self.operands.as_slice() {
             [x] => Ok(x),

@@ -12,56 +12,17 @@ use serde_json::Value;
 
 use super::commands::pretty;
 use super::{Failure, Outcome};
+use crate::getopt::{self, GetoptError, Parsed};
 use crate::output::{message, stdout};
 
-/// Options and filters of a list or lookup command line.
-#[derive(Default)]
-struct Options {
-    flags: Vec<char>,
-    output: Option<String>,
-    sort: Option<String>,
-    filters: Vec<String>,
-}
-
-fn parse_options(
-    args: &[String],
-    with_values: &[char],
-    flags: &[char],
-) -> Result<Options, Failure> {
-    let mut o = Options::default();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let Some(opts) = a
-            .strip_prefix('-')
-            .filter(|s| !s.is_empty() && !a.contains('='))
-        else {
-            o.filters.push(a.clone());
-            continue;
-        };
-        let chars: Vec<char> = opts.chars().collect();
-        for (i, c) in chars.iter().enumerate() {
-            if with_values.contains(c) {
-                let inline: String = chars[i + 1..].iter().collect();
-                let value = if inline.is_empty() {
-                    it.next().cloned().ok_or_else(|| {
-                        Failure::Usage(format!("option -{c} requires an argument"))
-                    })?
-                } else {
-                    inline
-                };
-                match c {
-                    'o' => o.output = Some(value),
-                    _ => o.sort = Some(value),
-                }
-                break;
-            } else if flags.contains(c) {
-                o.flags.push(*c);
-            } else {
-                return Err(Failure::Usage(format!("unknown option -{c}")));
-            }
-        }
-    }
-    Ok(o)
+/// Options and filters (the operands) of a list or lookup command line.
+fn parse_options(args: &[String], flags: &str, with_value: &str) -> Result<Parsed, Failure> {
+    getopt::parse(args, flags, with_value).map_err(|e| {
+        Failure::Usage(match e {
+            GetoptError::MissingValue(c) => format!("option -{c} requires an argument"),
+            GetoptError::Unknown(c) => format!("unknown option -{c}"),
+        })
+    })
 }
 
 /// The instances matching `filters`, with list/lookup's computed fields,
@@ -102,37 +63,37 @@ fn finish(broken: bool) -> Outcome {
 
 /// `vmadm list [-p] [-H] [-h] [-o fields] [-s fields] [filters]`.
 pub fn list(node: &Node, args: &[String]) -> Outcome {
-    let o = parse_options(args, &['o', 's'], &['p', 'H', 'h'])?;
-    let filters = parse_filters(&o.filters, FilterKind::List).map_err(Failure::op)?;
-    let spec = ListSpec::parse(o.output.as_deref(), o.sort.as_deref()).map_err(Failure::op)?;
+    let o = parse_options(args, "pHh", "os")?;
+    let filters = parse_filters(&o.operands, FilterKind::List).map_err(Failure::op)?;
+    let spec = ListSpec::parse(o.value('o'), o.value('s')).map_err(Failure::op)?;
     let (mut vms, broken) = matching(node, &filters)?;
     sort_vms(&mut vms, spec.sort());
-    let header = if o.flags.contains(&'H') {
+    let header = if o.has('H') {
         Some(false)
-    } else if o.flags.contains(&'h') {
+    } else if o.has('h') {
         Some(true)
     } else {
         None
     };
-    let table = Table::new(spec.columns().to_vec(), o.flags.contains(&'p'), header);
+    let table = Table::new(spec.columns().to_vec(), o.has('p'), header);
     stdout(&table.render(&vms));
     finish(broken)
 }
 
 /// `vmadm lookup [-j|-1] [-o fields] [filters]`.
 pub fn lookup(node: &Node, args: &[String]) -> Outcome {
-    let o = parse_options(args, &['o'], &['j', '1'])?;
-    let json = o.flags.contains(&'j');
-    if o.output.is_some() && !json {
+    let o = parse_options(args, "j1", "o")?;
+    let json = o.has('j');
+    if o.value('o').is_some() && !json {
         return Err(Failure::Usage(ListError::OutputWithoutJson.to_string()));
     }
-    let filters = parse_filters(&o.filters, FilterKind::Lookup).map_err(Failure::op)?;
+    let filters = parse_filters(&o.operands, FilterKind::Lookup).map_err(Failure::op)?;
     let (vms, broken) = matching(node, &filters)?;
-    if o.flags.contains(&'1') && vms.len() != 1 {
+    if o.has('1') && vms.len() != 1 {
         return Err(Failure::op(ListError::NotUnique { found: vms.len() }));
     }
     if json {
-        let fields: Option<Vec<&str>> = o.output.as_deref().map(|s| s.split(',').collect());
+        let fields: Option<Vec<&str>> = o.value('o').map(|s| s.split(',').collect());
         let out: Vec<Value> = vms
             .iter()
             .filter_map(|vm| match &fields {

@@ -9,44 +9,15 @@ use basalt_image::extract::{ExtractError, extract};
 use basalt_image::file::{ImageStream, ReadAhead};
 use basalt_image::manifest::ImageType;
 use basalt_pool::DatasetName;
-use nix::fcntl::{Flock, FlockArg};
 
 use super::{ImageError, ImageRecord, ImageStore, Installed, PARTIAL};
+use crate::fsutil::{FileLock, lock_file, wait_lock};
 use crate::paths::Paths;
 
 /// Takes the install lock of image `uuid` if no one holds it.
-pub(super) fn try_lock(paths: &Paths, uuid: &str) -> Result<Option<Flock<File>>, ImageError> {
-    lock_with(paths, uuid, FlockArg::LockExclusiveNonblock)
-        .map(Some)
-        .or_else(|e| match e {
-            LockError::Busy => Ok(None),
-            LockError::Failed(e) => Err(e),
-        })
-}
-
-enum LockError {
-    Busy,
-    Failed(ImageError),
-}
-
-fn lock_with(paths: &Paths, uuid: &str, how: FlockArg) -> Result<Flock<File>, LockError> {
+pub(super) fn try_lock(paths: &Paths, uuid: &str) -> Result<Option<FileLock>, ImageError> {
     let path = paths.image_lock(uuid);
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).map_err(|e| LockError::Failed(ImageError::io("create", dir)(e)))?;
-    }
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| LockError::Failed(ImageError::io("open", &path)(e)))?;
-    Flock::lock(file, how).map_err(|(_, errno)| {
-        if errno == nix::errno::Errno::EWOULDBLOCK {
-            LockError::Busy
-        } else {
-            LockError::Failed(ImageError::io("lock", &path)(errno.into()))
-        }
-    })
+    lock_file(&path, false).map_err(ImageError::io("lock", &path))
 }
 
 fn read_manifest(path: &Path) -> Result<Manifest, ImageError> {
@@ -81,13 +52,8 @@ impl ImageStore {
             basalt_image::file::verify_size(&file.display().to_string(), f, size)?;
         }
         let uuid = manifest.uuid.to_string();
-        let _lock =
-            lock_with(&self.paths, &uuid, FlockArg::LockExclusive).map_err(|e| match e {
-                LockError::Failed(e) => e,
-                LockError::Busy => ImageError::io("lock", self.paths.image_lock(&uuid))(
-                    io::ErrorKind::WouldBlock.into(),
-                ),
-            })?;
+        let lock_path = self.paths.image_lock(&uuid);
+        let _lock = wait_lock(&lock_path).map_err(ImageError::io("lock", &lock_path))?;
         if self.get(&uuid).is_ok() {
             return Ok(Installed::Already(manifest));
         }
