@@ -830,3 +830,43 @@ fn debian_image_installs_with_systemd_as_init() {
     assert_eq!(got["manifest"]["type"], "lx-dataset");
     assert_eq!(got["manifest"]["requirements"]["brand"], "lx");
 }
+
+/// An image dataset whose record is gone is replaced by the next install,
+/// but never at the cost of what is cloned from it; and vacuum removes only
+/// the `<uuid>-partial` datasets of killed installs, nothing else.
+#[test]
+fn installs_and_vacuum_never_take_other_datasets_with_them() {
+    let t = Test::new("imgadm-collateral");
+    let img = Image::of(
+        t.dir(),
+        "6c1b2d95-5f1f-4cc5-8e66-1e4d8d1f6b02",
+        "base",
+        &[Entry::Dir("etc/"), Entry::File("etc/motd", b"hi\n")],
+    );
+    t.installed(&img);
+    let snap = format!("zones/{}@final", img.uuid);
+    t.root.pooladm_ok(&["clone", &snap, "zones/inst1"]);
+    let record = t
+        .root
+        .path()
+        .join(format!("var/imgadm/images/zones-{}.json", img.uuid));
+    fs::remove_file(&record).unwrap();
+    let r = t.imgadm(&["install", "-m", s(&img.manifest), "-f", s(&img.file)]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("has dependent clones"), "{}", r.stderr);
+    let names = t.root.pooladm_ok(&["list", "-H", "-o", "name"]);
+    assert!(
+        names.contains("zones/inst1\n"),
+        "the clone survives: {names}"
+    );
+
+    t.root.pooladm_ok(&["create", "zones/backup-partial"]);
+    let r = t.imgadm(&["vacuum", "-f"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let names = t.root.pooladm_ok(&["list", "-H", "-o", "name"]);
+    assert!(
+        names.contains("zones/backup-partial\n"),
+        "not imgadm's: {names}"
+    );
+    assert!(names.contains("zones/inst1\n"));
+}

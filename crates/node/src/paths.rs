@@ -24,10 +24,14 @@ impl Paths {
         Self { root: root.into() }
     }
 
-    /// Paths under `$BASALT_ROOT`, or `/` when it is unset or empty.
+    /// Paths under `$BASALT_ROOT` (made absolute), or `/` when it is unset
+    /// or empty.
     pub fn from_env() -> Self {
         match std::env::var_os(ROOT_ENV) {
-            Some(root) if !root.is_empty() => Self::new(root),
+            Some(root) if !root.is_empty() => {
+                let root = PathBuf::from(root);
+                Self::new(std::path::absolute(&root).unwrap_or(root))
+            }
             _ => Self::new("/"),
         }
     }

@@ -145,13 +145,20 @@ fn uuid_field(v: &str) -> Option<String> {
     (v != "-").then(|| v.to_owned())
 }
 
-/// Parses `btrfs subvolume list -u -q -R -c -g` output. Lines that do not
-/// parse are skipped only if blank; otherwise the line is returned as an
-/// error.
-pub fn parse_subvolume_list(text: &str) -> Result<Vec<Subvolume>, String> {
+/// Parses `btrfs subvolume list -u -q -R -c -g` output. A line that does
+/// not parse (a subvolume whose path holds a newline splits into two) is
+/// skipped with a warning: such a subvolume is not in basalt's layout, and
+/// whoever made it must not stop the pool from listing.
+pub fn parse_subvolume_list(text: &str) -> Vec<Subvolume> {
     text.lines()
         .filter(|l| !l.trim().is_empty())
-        .map(|line| parse_subvolume_line(line).ok_or_else(|| line.to_owned()))
+        .filter_map(|line| {
+            let parsed = parse_subvolume_line(line);
+            if parsed.is_none() {
+                tracing::warn!(line, "skipping a subvolume line that does not parse");
+            }
+            parsed
+        })
         .collect()
 }
 
@@ -268,7 +275,7 @@ Qgroupid    Referenced    Exclusive  Max referenced  Max exclusive   Path
 
     #[test]
     fn subvolume_list_captured_from_btrfs_progs_6_2() {
-        let subs = parse_subvolume_list(LIST).unwrap();
+        let subs = parse_subvolume_list(LIST);
         assert_eq!(subs.len(), 3);
         assert_eq!(subs[0].id, 256);
         assert_eq!(subs[0].parent_uuid, None);
@@ -283,10 +290,10 @@ Qgroupid    Referenced    Exclusive  Max referenced  Max exclusive   Path
         );
         assert_eq!(subs[2].generation, 10);
         assert_eq!(subs[2].path, ".snapshots/new/s1");
-        assert!(parse_subvolume_list("garbage line\n").is_err());
+        assert!(parse_subvolume_list("garbage line\n").is_empty());
         let spaced = "ID 300 gen 1 cgen 1 top level 5 parent_uuid - received_uuid - uuid u path a dir/with path in it";
         assert_eq!(
-            parse_subvolume_list(spaced).unwrap()[0].path,
+            parse_subvolume_list(spaced)[0].path,
             "a dir/with path in it"
         );
     }

@@ -18,6 +18,10 @@ pub const SNAPSHOTS: &str = ".snapshots";
 /// Extended attribute marking a volume, holding its size in bytes.
 pub const VOLSIZE_XATTR: &str = "user.basalt.volsize";
 
+/// Extended attribute on a clone's top directory naming the snapshot it
+/// was cloned from.
+pub const ORIGIN_XATTR: &str = "user.basalt.origin";
+
 /// The file inside a volume dataset that is the volume.
 pub const VOLUME_FILE: &str = "volume";
 
@@ -85,6 +89,7 @@ impl Layout {
                 let name = format!("{}/{ds}@{snap}", self.pool);
                 SnapshotName::parse(&name).ok().map(Entry::Snapshot)
             }
+            None if path.starts_with(".basalt") => None,
             None => DatasetName::parse(&format!("{}/{path}", self.pool))
                 .ok()
                 .map(Entry::Dataset),

@@ -489,3 +489,79 @@ fn rename_takes_snapshots_and_children_along_and_clones_keep_their_origin() {
         "cannot create 'tank/z': dataset already exists"
     );
 }
+
+#[test]
+fn a_clone_keeps_its_origin_through_rollback_and_snapshots_list_in_creation_order() {
+    let t = TestPool::new("tank");
+    t.pool.create(&t.ds("img"), None).unwrap();
+    t.pool.snapshot(&t.snap("img@final")).unwrap();
+    t.pool
+        .clone_snapshot(&t.snap("img@final"), &t.ds("vm"))
+        .unwrap();
+    t.pool.snapshot(&t.snap("vm@zz")).unwrap();
+    t.pool.snapshot(&t.snap("vm@aa")).unwrap();
+    t.pool.rollback(&t.snap("vm@zz"), true).unwrap();
+    assert_eq!(
+        t.pool.get("tank/vm").unwrap().origin.as_deref(),
+        Some("tank/img@final")
+    );
+    let e = t.pool.destroy("tank/img@final", false, false).unwrap_err();
+    assert!(e.to_string().contains("has dependent clones"), "{e}");
+    t.pool.snapshot(&t.snap("vm@bb")).unwrap();
+    t.pool.snapshot(&t.snap("vm@ab")).unwrap();
+    let snaps: Vec<String> = names(&t.pool)
+        .into_iter()
+        .filter(|n| n.starts_with("tank/vm@"))
+        .collect();
+    assert_eq!(
+        snaps,
+        ["tank/vm@zz", "tank/vm@bb", "tank/vm@ab"],
+        "in the order they were taken"
+    );
+}
+
+#[test]
+fn rollback_never_moves_a_child_dataset_through_a_link_in_the_snapshot() {
+    let t = TestPool::new("tank");
+    t.pool.create(&t.ds("a"), None).unwrap();
+    t.pool.create(&t.ds("b"), None).unwrap();
+    fs::create_dir(t.path("b").join("etc")).unwrap();
+    std::os::unix::fs::symlink(t.path("b").join("etc"), t.path("a").join("tmp")).unwrap();
+    t.pool.snapshot(&t.snap("a@s")).unwrap();
+    fs::remove_file(t.path("a").join("tmp")).unwrap();
+    fs::create_dir(t.path("a").join("tmp")).unwrap();
+    let made = std::process::Command::new("btrfs")
+        .args(["subvolume", "create"])
+        .arg(t.path("a").join("tmp/kid"))
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    assert!(names(&t.pool).contains(&"tank/a/tmp/kid".to_owned()));
+    assert!(t.pool.rollback(&t.snap("a@s"), false).is_err());
+    assert!(
+        !t.path("b").join("etc/kid").exists(),
+        "nothing lands in another dataset"
+    );
+    assert!(
+        t.path("a").join("tmp/kid").is_dir(),
+        "the refused rollback left the dataset as it was"
+    );
+    assert_eq!(
+        names(&t.pool),
+        ["tank", "tank/a", "tank/a@s", "tank/a/tmp/kid", "tank/b"]
+    );
+}
+
+#[test]
+fn names_of_another_pool_are_not_this_pools() {
+    let t = TestPool::new("tank");
+    t.pool.create(&t.ds("a"), None).unwrap();
+    let other = SnapshotName::parse("other/a@s").unwrap();
+    assert!(t.pool.snapshot(&other).is_err());
+    assert!(
+        t.pool
+            .set_quota(&DatasetName::parse("other/a").unwrap(), Some(1 << 20))
+            .is_err()
+    );
+    assert_eq!(names(&t.pool), ["tank", "tank/a"]);
+}

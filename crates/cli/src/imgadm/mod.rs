@@ -250,7 +250,7 @@ fn vacuum(args: &[String]) -> Outcome {
     let candidates = store.vacuum(true)?;
     let dry = p.has('n');
     if candidates.is_empty() {
-        if !dry {
+        if !dry && p.has('f') {
             // Nothing to ask about, but what killed installs left goes.
             store.vacuum(false)?;
         }

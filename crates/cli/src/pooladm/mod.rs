@@ -130,6 +130,12 @@ fn list(pool: &Pool, args: &[String]) -> Outcome {
     let p = parse(args, "Hpr", "ot")?;
     let columns = props(p.value('o').unwrap_or("name,used,avail,refer,mountpoint"))?;
     let types = p.value('t').unwrap_or("filesystem,volume");
+    if let Some(bad) = types
+        .split(',')
+        .find(|t| !matches!(*t, "all" | "filesystem" | "volume" | "snapshot" | "snap"))
+    {
+        return Err(Failure::Usage(format!("invalid type '{bad}'")));
+    }
     let wanted = |k: Kind| {
         types
             .split(',')
@@ -143,9 +149,12 @@ fn list(pool: &Pool, args: &[String]) -> Outcome {
             )));
         }
     }
+    // Without -t, a dataset named on the command line is listed whatever
+    // its type (`list zones/a@s`), as ZFS does.
+    let explicit_types = p.value('t').is_some();
     let selected: Vec<_> = all
         .into_iter()
-        .filter(|d| wanted(d.kind))
+        .filter(|d| wanted(d.kind) || (!explicit_types && p.operands.contains(&d.name)))
         .filter(|d| {
             p.operands.is_empty()
                 || p.operands.iter().any(|n| {

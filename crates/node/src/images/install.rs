@@ -61,14 +61,24 @@ impl ImageStore {
         let partial = DatasetName::parse(&format!("{target}{PARTIAL}"))?;
         if self.pool.exists(partial.as_str()) {
             tracing::warn!(dataset = %partial, "removing what an interrupted install left");
-            self.pool.destroy(partial.as_str(), true, true)?;
+            self.pool.destroy(partial.as_str(), true, false)?;
         }
-        let built = self.build(&manifest, file, &partial, &target);
-        if let Err(e) = built {
-            let _ = self.pool.destroy(partial.as_str(), true, true);
-            if self.pool.exists(target.as_str()) && fs::metadata(self.record_path(&uuid)).is_err() {
-                let _ = self.pool.destroy(target.as_str(), true, true);
-            }
+        // Nothing is destroyed with -R here: instances cloned from an image
+        // are never collateral of an install.
+        let placed = self
+            .build(&manifest, file, &partial, &target)
+            .and_then(|()| Ok(self.pool.rename(&partial, &target)?));
+        if let Err(e) = placed {
+            let _ = self.pool.destroy(partial.as_str(), true, false);
+            return Err(e);
+        }
+        let record = ImageRecord {
+            manifest: manifest.clone(),
+            zpool: self.pool.name().to_owned(),
+            source: None,
+        };
+        if let Err(e) = record.write(&self.record_path(&uuid)) {
+            let _ = self.pool.destroy(target.as_str(), true, false);
             return Err(e);
         }
         tracing::info!(image = %uuid, "installed");
@@ -84,7 +94,7 @@ impl ImageStore {
     ) -> Result<(), ImageError> {
         let uuid = manifest.uuid.to_string();
         if self.pool.exists(target.as_str()) {
-            tracing::warn!(dataset = %target, "an image dataset without a record: replacing it");
+            tracing::warn!(dataset = %target, "an image dataset without a record: replacing it (refused if anything is cloned from it)");
             self.pool.destroy(target.as_str(), true, false)?;
         }
         let is_volume = manifest.image_type == ImageType::Zvol;
@@ -109,13 +119,7 @@ impl ImageStore {
         }
         self.unpack(manifest, file, partial, is_volume)?;
         self.pool.snapshot(&partial.snapshot("final")?)?;
-        self.pool.rename(partial, target)?;
-        let record = ImageRecord {
-            manifest: manifest.clone(),
-            zpool: self.pool.name().to_owned(),
-            source: None,
-        };
-        record.write(&self.record_path(&uuid))
+        Ok(())
     }
 
     fn unpack(

@@ -134,6 +134,13 @@ impl ImageStore {
     /// Deletes an installed image: refused while instances or images are
     /// cloned from it.
     pub fn delete(&self, uuid: &str) -> Result<Manifest, ImageError> {
+        if !basalt_model::ids::is_uuid(uuid) {
+            return Err(ImageError::InvalidUuid(uuid.to_owned()));
+        }
+        // An install of the same image waits until the delete is done.
+        let lock_path = self.paths.image_lock(uuid);
+        let _lock =
+            crate::fsutil::wait_lock(&lock_path).map_err(ImageError::io("lock", &lock_path))?;
         let img = self.get(uuid)?;
         let manifest = img.record.manifest.clone();
         if !img.clones.is_empty() {
@@ -169,6 +176,9 @@ impl ImageStore {
         Ok(unused)
     }
 
+    /// Destroys the `<pool>/<uuid>-partial` datasets that installs which
+    /// were killed left (not one an install is building now). Only those:
+    /// a dataset of another name is not imgadm's to remove.
     fn remove_stale_partials(&self) -> Result<(), ImageError> {
         let prefix = format!("{}/", self.pool.name());
         for d in self.pool.list()? {
@@ -176,11 +186,12 @@ impl ImageStore {
                 .name
                 .strip_prefix(&prefix)
                 .and_then(|n| n.strip_suffix(PARTIAL))
+                .filter(|u| basalt_model::ids::is_uuid(u))
             else {
                 continue;
             };
             if let Some(_lock) = install::try_lock(&self.paths, uuid)? {
-                self.pool.destroy(&d.name, true, true)?;
+                self.pool.destroy(&d.name, true, false)?;
             }
         }
         Ok(())

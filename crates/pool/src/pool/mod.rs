@@ -15,7 +15,7 @@ use nix::fcntl::{Flock, FlockArg};
 use crate::btrfs::{self, Qgroup, Subvolume};
 use crate::error::PoolError;
 use crate::exec::run;
-use crate::layout::{Entry, Layout, VOLSIZE_XATTR};
+use crate::layout::{Entry, Layout, ORIGIN_XATTR, VOLSIZE_XATTR};
 use crate::name::{DatasetName, SnapshotName};
 
 /// What a dataset is.
@@ -131,7 +131,7 @@ impl Pool {
 
     fn subvolumes(&self) -> Result<Vec<Subvolume>, PoolError> {
         let text = run(&btrfs::subvolume_list(self.mountpoint()))?;
-        btrfs::parse_subvolume_list(&text).map_err(PoolError::Parse)
+        Ok(btrfs::parse_subvolume_list(&text))
     }
 
     fn qgroups(&self) -> Result<HashMap<u64, Qgroup>, PoolError> {
@@ -176,7 +176,7 @@ impl Pool {
         for d in out.iter_mut().filter(|d| d.kind != Kind::Snapshot) {
             d.used += snapshot_excl.get(&d.name).copied().unwrap_or(0);
         }
-        out.sort_by_key(|a| sort_key(&a.name));
+        out.sort_by_key(sort_key);
         Ok(out)
     }
 
@@ -217,14 +217,23 @@ impl Pool {
         let (name, kind, origin) = match entry {
             Entry::Snapshot(s) => (s.to_string(), Kind::Snapshot, None),
             Entry::Dataset(d) => {
-                let origin = sub
-                    .parent_uuid
-                    .as_deref()
-                    .and_then(|u| by_uuid.get(u))
-                    .and_then(|parent| match self.layout.classify(&parent.path) {
-                        Some(Entry::Snapshot(s)) if s.dataset() != &d => Some(s.to_string()),
-                        _ => None,
+                let recorded = xattr::get(&path, ORIGIN_XATTR)
+                    .ok()
+                    .flatten()
+                    .and_then(|v| String::from_utf8(v).ok())
+                    .filter(|o| {
+                        SnapshotName::parse(o)
+                            .is_ok_and(|s| is_subvolume(&self.layout.snapshot(&s)))
                     });
+                let origin = recorded.or_else(|| {
+                    sub.parent_uuid
+                        .as_deref()
+                        .and_then(|u| by_uuid.get(u))
+                        .and_then(|parent| match self.layout.classify(&parent.path) {
+                            Some(Entry::Snapshot(s)) if s.dataset() != &d => Some(s.to_string()),
+                            _ => None,
+                        })
+                });
                 let kind = if volsize.is_some() {
                     Kind::Volume
                 } else {
@@ -275,11 +284,11 @@ impl Pool {
 }
 
 /// Sort datasets as ZFS lists them: by name, a dataset's snapshots right
-/// after it, before its children.
-fn sort_key(name: &str) -> (String, u8, String) {
-    match name.split_once('@') {
-        Some((ds, snap)) => (ds.to_owned(), 0, snap.to_owned()),
-        None => (name.to_owned(), 0, String::new()),
+/// after it in the order they were taken, before its children.
+fn sort_key(d: &Dataset) -> (String, u64, String) {
+    match d.name.split_once('@') {
+        Some((ds, snap)) => (ds.to_owned(), d.generations.0.max(1), snap.to_owned()),
+        None => (d.name.clone(), 0, String::new()),
     }
 }
 

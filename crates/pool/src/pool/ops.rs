@@ -8,10 +8,15 @@ use super::{Dataset, Kind, Pool, is_subvolume};
 use crate::btrfs;
 use crate::error::PoolError;
 use crate::exec::run;
-use crate::layout::{SNAPSHOTS, VOLSIZE_XATTR};
+use crate::layout::{ORIGIN_XATTR, SNAPSHOTS, VOLSIZE_XATTR};
 use crate::name::{DatasetName, SnapshotName};
 
 impl Pool {
+    /// Whether `name` is in this pool.
+    pub(crate) fn owns(&self, name: &DatasetName) -> bool {
+        name.pool() == self.name()
+    }
+
     fn check_new_dataset(&self, name: &DatasetName) -> Result<(), PoolError> {
         if name.pool() != self.name() {
             return Err(PoolError::NoParent(name.to_string()));
@@ -32,6 +37,7 @@ impl Pool {
 
     /// Creates a filesystem, or with `volsize` a volume of that many bytes.
     pub fn create(&self, name: &DatasetName, volsize: Option<u64>) -> Result<(), PoolError> {
+        let _lock = self.lock()?;
         self.check_new_dataset(name)?;
         let path = self.path_of(name);
         run(&btrfs::subvolume_create(&path))?;
@@ -64,8 +70,12 @@ impl Pool {
 
     /// Takes a read-only snapshot.
     pub fn snapshot(&self, snap: &SnapshotName) -> Result<(), PoolError> {
+        let _lock = self.lock()?;
         let source = self.path_of(snap.dataset());
-        if snap.dataset().relative().is_empty() || !is_subvolume(&source) {
+        if !self.owns(snap.dataset())
+            || snap.dataset().relative().is_empty()
+            || !is_subvolume(&source)
+        {
             return Err(PoolError::NotFound(snap.dataset().to_string()));
         }
         let dest = self.snapshot_path(snap);
@@ -85,12 +95,20 @@ impl Pool {
         snap: &SnapshotName,
         target: &DatasetName,
     ) -> Result<(), PoolError> {
+        let _lock = self.lock()?;
         let source = self.snapshot_path(snap);
-        if !is_subvolume(&source) {
+        if !self.owns(snap.dataset()) || !is_subvolume(&source) {
             return Err(PoolError::NotFound(snap.to_string()));
         }
         self.check_new_dataset(target)?;
-        run(&btrfs::snapshot(&source, &self.path_of(target), false))?;
+        let path = self.path_of(target);
+        run(&btrfs::snapshot(&source, &path, false))?;
+        // The origin is kept on the clone itself, so that it survives a
+        // rollback or receive that gives the clone a new subvolume.
+        if let Err(e) = xattr::set(&path, ORIGIN_XATTR, snap.to_string().as_bytes()) {
+            let _ = run(&btrfs::subvolume_delete(&[&path]));
+            return Err(PoolError::io("record the origin of", &path)(e));
+        }
         tracing::info!(origin = %snap, clone = %target, "cloned");
         Ok(())
     }
@@ -127,8 +145,9 @@ impl Pool {
 
     /// Sets the quota (limit on referenced bytes) of a dataset, or clears it.
     pub fn set_quota(&self, name: &DatasetName, bytes: Option<u64>) -> Result<(), PoolError> {
+        let _lock = self.lock()?;
         let path = self.path_of(name);
-        if name.relative().is_empty() || !is_subvolume(&path) {
+        if !self.owns(name) || name.relative().is_empty() || !is_subvolume(&path) {
             return Err(PoolError::NotFound(name.to_string()));
         }
         run(&btrfs::qgroup_limit(bytes, &path))?;
@@ -249,11 +268,12 @@ impl Pool {
                 list: newer.iter().map(|d| d.name.clone()).collect(),
             });
         }
+        let mut doomed = Vec::new();
         for n in &newer {
-            let doomed = self.doomed(n, &all, false, false)?;
-            for d in doomed.iter().rev() {
-                self.remove_one(d)?;
-            }
+            doomed.extend(self.doomed(n, &all, false, false)?);
+        }
+        for d in doomed.iter().rev() {
+            self.remove_one(d)?;
         }
         self.replace_with_snapshot(snap.dataset(), snap)
     }
@@ -287,7 +307,15 @@ impl Pool {
             let _ = run(&btrfs::subvolume_delete(&[&fresh]));
             return Err(PoolError::io("move into place", &path)(e));
         }
-        move_children(&children, &old, &path)?;
+        if let Err(e) = move_children(&children, &old, &path) {
+            // Put the dataset back as it was: children still in `old` stay
+            // where they were, any already moved go back with a second pass.
+            let _ = move_children(&children, &path, &old);
+            let _ = fs::rename(&path, &fresh);
+            let _ = fs::rename(&old, &path);
+            let _ = run(&btrfs::subvolume_delete(&[&fresh]));
+            return Err(e);
+        }
         run(&btrfs::subvolume_delete(&[&old]))?;
         if quota.is_some() {
             run(&btrfs::qgroup_limit(quota, &path))?;
@@ -311,7 +339,9 @@ fn clones_of<'a>(doomed: &[&Dataset], all: &'a [Dataset]) -> Vec<&'a Dataset> {
 
 /// Moves the child datasets nested in the subvolume at `from` to the same
 /// place under `to`; `children` are their paths relative to the dataset,
-/// outermost only (each carries its own nested children along).
+/// outermost only (each carries its own nested children along). The
+/// directories leading to each place in `to` come from a snapshot whose
+/// content a tenant controls, so none may be a symbolic link.
 fn move_children(
     children: &[String],
     from: &std::path::Path,
@@ -319,16 +349,42 @@ fn move_children(
 ) -> Result<(), PoolError> {
     for rel in children {
         let src = from.join(rel);
-        let dest = to.join(rel);
-        if let Some(parent) = dest.parent() {
-            fs::create_dir_all(parent).map_err(PoolError::io("create", parent))?;
+        let dest = real_dirs_to(to, rel)?;
+        // A snapshot holds an empty directory where a nested subvolume
+        // was; it gives way. A subvolume never does (rmdir would delete an
+        // empty one).
+        if is_subvolume(&dest) {
+            return Err(PoolError::Exists(rel.clone()));
         }
-        if dest.is_dir() {
+        if fs::symlink_metadata(&dest).is_ok_and(|m| m.is_dir()) {
             let _ = fs::remove_dir(&dest);
         }
         fs::rename(&src, &dest).map_err(PoolError::io("move child dataset", &src))?;
     }
     Ok(())
+}
+
+/// `base/rel`, after making sure that every directory on the way below
+/// `base` is a real directory (created where missing), never a link.
+fn real_dirs_to(base: &std::path::Path, rel: &str) -> Result<std::path::PathBuf, PoolError> {
+    let parts: Vec<&str> = rel.split('/').collect();
+    let mut cur = base.to_owned();
+    for part in &parts[..parts.len().saturating_sub(1)] {
+        cur.push(part);
+        match fs::symlink_metadata(&cur) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(PoolError::io("move a child dataset through", &cur)(
+                    std::io::Error::other("not a directory (a link in the restored snapshot?)"),
+                ));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                fs::create_dir(&cur).map_err(PoolError::io("create", &cur))?;
+            }
+            Err(e) => return Err(PoolError::io("inspect", &cur)(e)),
+        }
+    }
+    Ok(base.join(rel))
 }
 
 /// The outermost child datasets of `dataset`, as paths relative to it.

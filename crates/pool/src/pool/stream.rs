@@ -10,6 +10,7 @@ use super::{Kind, Pool, is_subvolume};
 use crate::btrfs;
 use crate::error::PoolError;
 use crate::exec::{run, run_from, run_to};
+use crate::layout::ORIGIN_XATTR;
 use crate::name::{DatasetName, SnapshotName};
 
 fn entries(dir: &Path) -> BTreeSet<String> {
@@ -32,7 +33,7 @@ impl Pool {
         out: &mut dyn Write,
     ) -> Result<(), PoolError> {
         let path = self.snapshot_path(snap);
-        if !is_subvolume(&path) {
+        if !self.owns(snap.dataset()) || !is_subvolume(&path) {
             return Err(PoolError::NotFound(snap.to_string()));
         }
         let parent = match from {
@@ -107,6 +108,9 @@ impl Pool {
             cleanup(&new);
             return Err(e);
         }
+        // A received dataset is nobody's clone here, whatever the sender's
+        // was.
+        let _ = xattr::remove(self.path_of(target), ORIGIN_XATTR);
         tracing::info!(dataset = %target, snapshot = %snap, "received");
         Ok(snap)
     }
