@@ -6,10 +6,8 @@
 //! all or nothing: a pool file appears under its final name only once it
 //! holds a filesystem.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-
-use nix::fcntl::{Flock, FlockArg};
 
 use crate::btrfs::{self, parse_mountinfo};
 use crate::error::PoolError;
@@ -70,7 +68,7 @@ pub fn ensure(spec: &PoolSpec) -> Result<Pool, PoolError> {
     if is_mounted(&spec.mountpoint) {
         return Ok(Pool::at(&spec.name, &spec.mountpoint));
     }
-    let _lock = lock(spec)?;
+    let _lock = crate::pool::lock_file(&spec.lock)?;
     if is_mounted(&spec.mountpoint) {
         return Ok(Pool::at(&spec.name, &spec.mountpoint));
     }
@@ -102,20 +100,6 @@ pub fn detach(spec: &PoolSpec) -> Result<(), PoolError> {
         run(&btrfs::umount(&spec.mountpoint))?;
     }
     Ok(())
-}
-
-fn lock(spec: &PoolSpec) -> Result<Flock<File>, PoolError> {
-    if let Some(dir) = spec.lock.parent() {
-        fs::create_dir_all(dir).map_err(PoolError::io("create", dir))?;
-    }
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&spec.lock)
-        .map_err(PoolError::io("open", &spec.lock))?;
-    Flock::lock(file, FlockArg::LockExclusive)
-        .map_err(|(_, e)| PoolError::io("lock", &spec.lock)(e.into()))
 }
 
 fn mount(spec: &PoolSpec, source: &Path, loop_file: bool, what: &str) -> Result<(), PoolError> {

@@ -117,15 +117,7 @@ impl Pool {
     }
 
     pub(crate) fn lock(&self) -> Result<PoolLock, PoolError> {
-        let path = self.layout.mountpoint.join(".basalt.lock");
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(PoolError::io("open", &path))?;
-        let lock = Flock::lock(file, FlockArg::LockExclusive)
-            .map_err(|(_, e)| PoolError::io("lock", &path)(e.into()))?;
+        let lock = lock_file(&self.layout.mountpoint.join(".basalt.lock"))?;
         Ok(PoolLock { _lock: lock })
     }
 
@@ -290,6 +282,22 @@ fn sort_key(d: &Dataset) -> (String, u64, String) {
         Some((ds, snap)) => (ds.to_owned(), d.generations.0.max(1), snap.to_owned()),
         None => (d.name.clone(), 0, String::new()),
     }
+}
+
+/// An exclusive `flock` on the file at `path` (created with its directory
+/// if missing), waiting for another holder.
+pub(crate) fn lock_file(path: &Path) -> Result<Flock<File>, PoolError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(PoolError::io("create", dir))?;
+    }
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(PoolError::io("open", path))?;
+    Flock::lock(file, FlockArg::LockExclusive)
+        .map_err(|(_, e)| PoolError::io("lock", path)(e.into()))
 }
 
 /// Whether `path` is the root of a btrfs subvolume (inode 256).
