@@ -41,6 +41,19 @@ pub enum PoolError {
     /// Rolling back past newer snapshots without -r.
     #[error("cannot rollback to '{name}': more recent snapshots or bookmarks exist\nuse '-r' to force deletion of the following snapshots and bookmarks:\n{}", list.join("\n"))]
     NewerSnapshots { name: String, list: Vec<String> },
+    /// A full stream onto an existing dataset, without -F.
+    #[error(
+        "cannot receive new filesystem stream: destination '{0}' exists\nmust specify -F to overwrite it"
+    )]
+    MustForce(String),
+    /// An incremental stream for a dataset that does not exist.
+    #[error("cannot receive incremental stream: destination '{0}' does not exist")]
+    NoDestination(String),
+    /// An incremental stream whose source snapshot the dataset lacks.
+    #[error(
+        "cannot receive incremental stream: most recent snapshot of {0} does not\nmatch incremental source"
+    )]
+    NoIncrementalSource(String),
     /// Receiving onto a dataset changed since its latest snapshot.
     #[error(
         "cannot receive incremental stream: destination {0} has been modified\nsince most recent snapshot"

@@ -565,3 +565,62 @@ fn names_of_another_pool_are_not_this_pools() {
     );
     assert_eq!(names(&t.pool), ["tank", "tank/a"]);
 }
+
+#[test]
+fn receive_follows_zfs_rules_for_full_and_incremental_streams() {
+    let a = TestPool::new("src");
+    let b = TestPool::new("dst");
+    a.pool.create(&a.ds("fs"), None).unwrap();
+    fs::write(a.path("fs").join("f"), "1").unwrap();
+    a.pool.snapshot(&a.snap("fs@one")).unwrap();
+    fs::write(a.path("fs").join("f"), "2").unwrap();
+    a.pool.snapshot(&a.snap("fs@two")).unwrap();
+    let (mut full, mut incr) = (Vec::new(), Vec::new());
+    a.pool.send(&a.snap("fs@one"), None, &mut full).unwrap();
+    a.pool
+        .send(&a.snap("fs@two"), Some(&a.snap("fs@one")), &mut incr)
+        .unwrap();
+
+    let e = b
+        .pool
+        .receive(&b.ds("nowhere"), &mut incr.as_slice(), false)
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "cannot receive incremental stream: destination 'dst/nowhere' does not exist"
+    );
+    assert_eq!(names(&b.pool), ["dst"]);
+
+    b.pool.create(&b.ds("existing"), None).unwrap();
+    let e = b
+        .pool
+        .receive(&b.ds("existing"), &mut incr.as_slice(), false)
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "cannot receive incremental stream: most recent snapshot of dst/existing does not\nmatch incremental source"
+    );
+    let e = b
+        .pool
+        .receive(&b.ds("existing"), &mut full.as_slice(), false)
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "cannot receive new filesystem stream: destination 'dst/existing' exists\nmust specify -F to overwrite it"
+    );
+    assert_eq!(names(&b.pool), ["dst", "dst/existing"]);
+    b.pool
+        .receive(&b.ds("existing"), &mut full.as_slice(), true)
+        .unwrap();
+    assert_eq!(
+        fs::read_to_string(b.path("existing").join("f")).unwrap(),
+        "1"
+    );
+    b.pool
+        .receive(&b.ds("existing"), &mut incr.as_slice(), false)
+        .unwrap();
+    assert_eq!(
+        fs::read_to_string(b.path("existing").join("f")).unwrap(),
+        "2"
+    );
+}

@@ -121,7 +121,7 @@ impl Pool {
         Ok(PoolLock { _lock: lock })
     }
 
-    fn subvolumes(&self) -> Result<Vec<Subvolume>, PoolError> {
+    pub(crate) fn subvolumes(&self) -> Result<Vec<Subvolume>, PoolError> {
         let text = run(&btrfs::subvolume_list(self.mountpoint()))?;
         Ok(btrfs::parse_subvolume_list(&text))
     }

@@ -295,25 +295,21 @@ impl Pool {
             .ok_or_else(|| PoolError::NotFound(dataset.to_string()))?
             .quota;
         let children = outermost_children(dataset, &all);
-        let fresh = self.layout.scratch("fresh");
         let old = self.layout.scratch("old");
-        run(&btrfs::snapshot(&self.snapshot_path(snap), &fresh, false))?;
-        if let Err(e) = fs::rename(&path, &old) {
-            let _ = run(&btrfs::subvolume_delete(&[&fresh]));
-            return Err(PoolError::io("move aside", &path)(e));
-        }
-        if let Err(e) = fs::rename(&fresh, &path) {
+        // The old subvolume moves aside and the snapshot is taken straight
+        // into place (renaming the new one would count as a change to it).
+        fs::rename(&path, &old).map_err(PoolError::io("move aside", &path))?;
+        if let Err(e) = run(&btrfs::snapshot(&self.snapshot_path(snap), &path, false)) {
             let _ = fs::rename(&old, &path);
-            let _ = run(&btrfs::subvolume_delete(&[&fresh]));
-            return Err(PoolError::io("move into place", &path)(e));
+            return Err(e.into());
         }
-        if let Err(e) = move_children(&children, &old, &path) {
-            // Put the dataset back as it was: children still in `old` stay
-            // where they were, any already moved go back with a second pass.
-            let _ = move_children(&children, &path, &old);
-            let _ = fs::rename(&path, &fresh);
+        if let Err((moved, e)) = move_children(&children, &old, &path) {
+            // Put the dataset back as it was: the children already moved go
+            // back (only those: their places were checked), the new
+            // subvolume goes, the old one returns.
+            let _ = move_children(&children[..moved], &path, &old);
+            let _ = run(&btrfs::subvolume_delete(&[&path]));
             let _ = fs::rename(&old, &path);
-            let _ = run(&btrfs::subvolume_delete(&[&fresh]));
             return Err(e);
         }
         run(&btrfs::subvolume_delete(&[&old]))?;
@@ -342,26 +338,30 @@ fn clones_of<'a>(doomed: &[&Dataset], all: &'a [Dataset]) -> Vec<&'a Dataset> {
 /// outermost only (each carries its own nested children along). The
 /// directories leading to each place in `to` come from a snapshot whose
 /// content a tenant controls, so none may be a symbolic link.
+/// On failure, says how many children were moved before it.
 fn move_children(
     children: &[String],
     from: &std::path::Path,
     to: &std::path::Path,
-) -> Result<(), PoolError> {
-    for rel in children {
-        let src = from.join(rel);
-        let dest = real_dirs_to(to, rel)?;
-        // A snapshot holds an empty directory where a nested subvolume
-        // was; it gives way. A subvolume never does (rmdir would delete an
-        // empty one).
-        if is_subvolume(&dest) {
-            return Err(PoolError::Exists(rel.clone()));
-        }
-        if fs::symlink_metadata(&dest).is_ok_and(|m| m.is_dir()) {
-            let _ = fs::remove_dir(&dest);
-        }
-        fs::rename(&src, &dest).map_err(PoolError::io("move child dataset", &src))?;
+) -> Result<(), (usize, PoolError)> {
+    for (i, rel) in children.iter().enumerate() {
+        move_child(rel, from, to).map_err(|e| (i, e))?;
     }
     Ok(())
+}
+
+fn move_child(rel: &str, from: &std::path::Path, to: &std::path::Path) -> Result<(), PoolError> {
+    let src = from.join(rel);
+    let dest = real_dirs_to(to, rel)?;
+    // A snapshot holds an empty directory where a nested subvolume was; it
+    // gives way. A subvolume never does (rmdir would delete an empty one).
+    if is_subvolume(&dest) {
+        return Err(PoolError::Exists(rel.to_owned()));
+    }
+    if fs::symlink_metadata(&dest).is_ok_and(|m| m.is_dir()) {
+        let _ = fs::remove_dir(&dest);
+    }
+    fs::rename(&src, &dest).map_err(PoolError::io("move child dataset", &src))
 }
 
 /// `base/rel`, after making sure that every directory on the way below

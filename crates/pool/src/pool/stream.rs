@@ -73,45 +73,70 @@ impl Pool {
         let before = entries(&dir);
         let received = run_from(&btrfs::receive(&dir), input);
         let new: Vec<String> = entries(&dir).difference(&before).cloned().collect();
-        let cleanup = |names: &[String]| {
-            for n in names {
+        let placed = received
+            .map_err(
+                |e| match e.stderr().contains("cannot find parent subvolume") {
+                    true if existing => PoolError::NoIncrementalSource(target.to_string()),
+                    true => PoolError::NoDestination(target.to_string()),
+                    false => e.into(),
+                },
+            )
+            .and_then(|_| self.place_received(target, &new, existing, force));
+        if placed.is_err() {
+            for n in &new {
                 let _ = run(&btrfs::subvolume_delete(&[&dir.join(n)]));
             }
             if !existing {
                 let _ = fs::remove_dir(&dir);
             }
-        };
-        if let Err(e) = received {
-            cleanup(&new);
-            return Err(e.into());
         }
-        let [name] = new.as_slice() else {
-            cleanup(&new);
+        let snap = placed?;
+        tracing::info!(dataset = %target, snapshot = %snap, "received");
+        Ok(snap)
+    }
+
+    /// Makes `target` hold the one snapshot a receive created, with ZFS's
+    /// rules: a full stream onto an existing dataset needs `force`, an
+    /// incremental one needs the dataset to exist.
+    fn place_received(
+        &self,
+        target: &DatasetName,
+        new: &[String],
+        existing: bool,
+        force: bool,
+    ) -> Result<SnapshotName, PoolError> {
+        let [name] = new else {
             return Err(PoolError::Parse(format!(
                 "receive created {} snapshots",
                 new.len()
             )));
         };
         let snap = target.snapshot(name)?;
-        let placed = if existing {
-            self.replace_with_snapshot(target, &snap)
-        } else {
-            run(&btrfs::snapshot(
-                &self.snapshot_path(&snap),
-                &self.path_of(target),
-                false,
-            ))
-            .map(|_| ())
-            .map_err(PoolError::from)
-        };
-        if let Err(e) = placed {
-            cleanup(&new);
-            return Err(e);
+        let path = self.snapshot_path(&snap);
+        let rel = path
+            .strip_prefix(self.mountpoint())
+            .unwrap_or(&path)
+            .display()
+            .to_string();
+        let incremental = self
+            .subvolumes()?
+            .iter()
+            .find(|s| s.path == rel)
+            .is_some_and(|s| s.parent_uuid.is_some());
+        match (existing, incremental) {
+            (true, false) if !force => return Err(PoolError::MustForce(target.to_string())),
+            (false, true) => return Err(PoolError::NoDestination(target.to_string())),
+            (true, _) => self.replace_with_snapshot(target, &snap)?,
+            (false, false) => {
+                run(&btrfs::snapshot(&path, &self.path_of(target), false))?;
+            }
         }
         // A received dataset is nobody's clone here, whatever the sender's
-        // was.
-        let _ = xattr::remove(self.path_of(target), ORIGIN_XATTR);
-        tracing::info!(dataset = %target, snapshot = %snap, "received");
+        // was (removed only if there, since removing is a change).
+        let top = self.path_of(target);
+        if xattr::get(&top, ORIGIN_XATTR).is_ok_and(|v| v.is_some()) {
+            let _ = xattr::remove(&top, ORIGIN_XATTR);
+        }
         Ok(snap)
     }
 
