@@ -18,6 +18,9 @@ pub const SNAPSHOTS: &str = ".snapshots";
 /// Extended attribute marking a volume, holding its size in bytes.
 pub const VOLSIZE_XATTR: &str = "user.basalt.volsize";
 
+/// The prefix of a dataset's subvolume set aside during a replacement.
+pub const SET_ASIDE: &str = ".basalt-old-";
+
 /// Extended attribute on a clone's top directory naming the snapshot it
 /// was cloned from.
 pub const ORIGIN_XATTR: &str = "user.basalt.origin";
@@ -96,10 +99,21 @@ impl Layout {
         }
     }
 
-    /// A path under the top for basalt's own transient use.
-    pub fn scratch(&self, tag: &str) -> PathBuf {
-        self.mountpoint
-            .join(format!(".basalt-{tag}-{}", std::process::id()))
+    /// Where a rollback or receive puts a dataset's old subvolume while it
+    /// replaces it: `.basalt-old-<relative name, '/' as '%'>` ('%' never
+    /// occurs in a dataset name), so that the next holder of the pool lock
+    /// knows which dataset an interrupted replacement belongs to.
+    pub fn set_aside(&self, dataset: &DatasetName) -> PathBuf {
+        self.mountpoint.join(format!(
+            "{SET_ASIDE}{}",
+            dataset.relative().replace('/', "%")
+        ))
+    }
+
+    /// The dataset a set-aside directory name belongs to.
+    pub fn set_aside_of(&self, file_name: &str) -> Option<DatasetName> {
+        let rel = file_name.strip_prefix(SET_ASIDE)?.replace('%', "/");
+        DatasetName::parse(&format!("{}/{rel}", self.pool)).ok()
     }
 }
 
@@ -131,6 +145,10 @@ mod tests {
             l.classify(".snapshots/a/b@/final"),
             Some(Entry::Snapshot(s))
         );
+        let aside = l.set_aside(&d);
+        assert_eq!(aside, Path::new("/zones/.basalt-old-a%b"));
+        assert_eq!(l.set_aside_of(".basalt-old-a%b"), Some(d.clone()));
+        assert_eq!(l.classify(".basalt-old-a%b"), None);
         let a_at_b = SnapshotName::parse("zones/a@b").unwrap();
         assert_eq!(l.classify(".snapshots/a@/b"), Some(Entry::Snapshot(a_at_b)));
         assert_eq!(l.classify(".snapshots/a/b/final"), None);

@@ -624,3 +624,59 @@ fn receive_follows_zfs_rules_for_full_and_incremental_streams() {
         "2"
     );
 }
+
+#[test]
+fn the_next_pool_lock_finishes_a_replacement_a_killed_process_left() {
+    let t = TestPool::new("tank");
+    let top = t.pool.mountpoint().to_owned();
+    let btrfs = |args: &[&str]| {
+        let out = std::process::Command::new("btrfs")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    t.pool.create(&t.ds("a"), None).unwrap();
+    fs::write(t.path("a").join("f"), "old").unwrap();
+    t.pool.snapshot(&t.snap("a@s")).unwrap();
+    t.pool.create(&t.ds("a/kid"), None).unwrap();
+    fs::write(t.path("a").join("f"), "new").unwrap();
+
+    // Killed after setting the old subvolume aside, before the snapshot
+    // took its place: the old one goes back.
+    fs::rename(t.path("a"), top.join(".basalt-old-a")).unwrap();
+    assert!(!names(&t.pool).contains(&"tank/a".to_owned()));
+    t.pool.create(&t.ds("other"), None).unwrap();
+    assert_eq!(fs::read_to_string(t.path("a").join("f")).unwrap(), "new");
+    assert!(names(&t.pool).contains(&"tank/a/kid".to_owned()));
+
+    // Killed after the snapshot took its place, before the children moved:
+    // the children move over and the old subvolume goes.
+    fs::rename(t.path("a"), top.join(".basalt-old-a")).unwrap();
+    let snap = t.pool.snapshot_path(&t.snap("a@s"));
+    btrfs(&[
+        "subvolume",
+        "snapshot",
+        snap.to_str().unwrap(),
+        t.path("a").to_str().unwrap(),
+    ]);
+    t.pool.create(&t.ds("third"), None).unwrap();
+    assert_eq!(fs::read_to_string(t.path("a").join("f")).unwrap(), "old");
+    assert!(t.path("a/kid").is_dir());
+    assert!(!top.join(".basalt-old-a").exists());
+    assert_eq!(
+        names(&t.pool),
+        [
+            "tank",
+            "tank/a",
+            "tank/a@s",
+            "tank/a/kid",
+            "tank/other",
+            "tank/third"
+        ]
+    );
+}

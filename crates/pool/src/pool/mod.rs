@@ -116,9 +116,47 @@ impl Pool {
         self.layout.snapshot(name)
     }
 
+    /// Takes the pool lock, then finishes any replacement (rollback,
+    /// receive) that a killed process left half done: no one else can be
+    /// in the middle of one while the lock is held.
     pub(crate) fn lock(&self) -> Result<PoolLock, PoolError> {
         let lock = lock_file(&self.layout.mountpoint.join(".basalt.lock"))?;
+        self.recover_set_aside()?;
         Ok(PoolLock { _lock: lock })
+    }
+
+    /// A dataset's old subvolume set aside by an interrupted replacement:
+    /// if the new one never took its place, the old one goes back; if it
+    /// did, the old one's child datasets move over and it is deleted.
+    fn recover_set_aside(&self) -> Result<(), PoolError> {
+        let Ok(entries) = std::fs::read_dir(self.mountpoint()) else {
+            return Ok(());
+        };
+        for entry in entries.flatten() {
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            let Some(dataset) = self.layout.set_aside_of(&name) else {
+                continue;
+            };
+            let old = entry.path();
+            let path = self.path_of(&dataset);
+            tracing::warn!(dataset = %dataset, "finishing a replacement a killed process left");
+            if !is_subvolume(&path) {
+                std::fs::rename(&old, &path).map_err(PoolError::io("put back", &old))?;
+                continue;
+            }
+            for child in nested_subvolumes(&old) {
+                let rel = child
+                    .strip_prefix(&old)
+                    .unwrap_or(&child)
+                    .display()
+                    .to_string();
+                ops::move_child(&rel, &old, &path)?;
+            }
+            run(&btrfs::subvolume_delete(&[&old]))?;
+        }
+        Ok(())
     }
 
     pub(crate) fn subvolumes(&self) -> Result<Vec<Subvolume>, PoolError> {
@@ -298,6 +336,26 @@ pub(crate) fn lock_file(path: &Path) -> Result<Flock<File>, PoolError> {
         .map_err(PoolError::io("open", path))?;
     Flock::lock(file, FlockArg::LockExclusive)
         .map_err(|(_, e)| PoolError::io("lock", path)(e.into()))
+}
+
+/// The outermost subvolumes nested below `dir` (not `dir` itself).
+fn nested_subvolumes(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let p = entry.path();
+        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        if is_subvolume(&p) {
+            found.push(p);
+        } else {
+            found.extend(nested_subvolumes(&p));
+        }
+    }
+    found
 }
 
 /// Whether `path` is the root of a btrfs subvolume (inode 256).

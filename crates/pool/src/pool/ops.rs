@@ -295,7 +295,7 @@ impl Pool {
             .ok_or_else(|| PoolError::NotFound(dataset.to_string()))?
             .quota;
         let children = outermost_children(dataset, &all);
-        let old = self.layout.scratch("old");
+        let old = self.layout.set_aside(dataset);
         // The old subvolume moves aside and the snapshot is taken straight
         // into place (renaming the new one would count as a change to it).
         fs::rename(&path, &old).map_err(PoolError::io("move aside", &path))?;
@@ -350,7 +350,11 @@ fn move_children(
     Ok(())
 }
 
-fn move_child(rel: &str, from: &std::path::Path, to: &std::path::Path) -> Result<(), PoolError> {
+pub(crate) fn move_child(
+    rel: &str,
+    from: &std::path::Path,
+    to: &std::path::Path,
+) -> Result<(), PoolError> {
     let src = from.join(rel);
     let dest = real_dirs_to(to, rel)?;
     // A snapshot holds an empty directory where a nested subvolume was; it
