@@ -14,6 +14,8 @@
 //! The plan is data; an applier writes it and may skip a setting whose
 //! file the kernel lacks when the setting says so (I/O weight).
 
+mod apply;
 mod plan;
 
+pub use apply::{CgroupError, Cgroups, V1_HIERARCHIES};
 pub use plan::{Backend, Limits, LimitsError, Setting, plan, plan_update};
