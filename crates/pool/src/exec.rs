@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::io::{Read, Write};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
 /// A command to run: program and arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,14 +86,26 @@ fn check(cmd: &Cmd, status: std::process::ExitStatus, stderr: Vec<u8>) -> Result
     })
 }
 
+/// Starts `cmd` with `stdin`, its stdout and stderr piped.
+fn spawn(cmd: &Cmd, stdin: Stdio) -> Result<Child, ExecError> {
+    Command::new(&cmd.program)
+        .args(&cmd.args)
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| ExecError::Spawn {
+            cmd: cmd.clone(),
+            source,
+        })
+}
+
 /// Runs `cmd` and returns its stdout.
 pub fn run(cmd: &Cmd) -> Result<String, ExecError> {
     tracing::debug!(%cmd, "run");
-    let out = Command::new(&cmd.program)
-        .args(&cmd.args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|source| ExecError::Spawn {
+    let out = spawn(cmd, Stdio::null())?
+        .wait_with_output()
+        .map_err(|source| ExecError::Io {
             cmd: cmd.clone(),
             source,
         })?;
@@ -108,16 +120,7 @@ pub fn run_to(cmd: &Cmd, sink: &mut dyn Write) -> Result<(), ExecError> {
         cmd: cmd.clone(),
         source,
     };
-    let mut child = Command::new(&cmd.program)
-        .args(&cmd.args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|source| ExecError::Spawn {
-            cmd: cmd.clone(),
-            source,
-        })?;
+    let mut child = spawn(cmd, Stdio::null())?;
     let mut stdout = child
         .stdout
         .take()
@@ -146,16 +149,7 @@ pub fn run_from(cmd: &Cmd, source: &mut dyn Read) -> Result<String, ExecError> {
         cmd: cmd.clone(),
         source: e,
     };
-    let mut child = Command::new(&cmd.program)
-        .args(&cmd.args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|source| ExecError::Spawn {
-            cmd: cmd.clone(),
-            source,
-        })?;
+    let mut child = spawn(cmd, Stdio::piped())?;
     let mut stdin = child
         .stdin
         .take()

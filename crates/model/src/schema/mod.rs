@@ -9,6 +9,45 @@
 mod sub;
 mod top;
 
+/// Builders the two property tables are written with.
+mod build {
+    use super::{ListCheck, PropType, Property, StrCheck, Unit};
+    use crate::brand::BrandSet as B;
+
+    pub const BOOL: PropType = PropType::Boolean;
+    pub const STR: PropType = PropType::Str(StrCheck::Any);
+    pub const UUID: PropType = PropType::Uuid;
+    pub const LIST: PropType = PropType::List(ListCheck::Any);
+    pub const U0: PropType = int(0, i64::MAX);
+
+    /// An integer within bounds.
+    pub const fn int(min: i64, max: i64) -> PropType {
+        PropType::Integer { min, max }
+    }
+
+    /// A row: name, type, brands on create (or add), brands on update.
+    pub const fn p(name: &'static str, ty: PropType, create: B, update: B) -> Property {
+        Property {
+            name,
+            ty,
+            create,
+            update,
+            unit: Unit::None,
+            default: "",
+        }
+    }
+
+    /// The row with its default, as the reference words it.
+    pub const fn d(prop: Property, default: &'static str) -> Property {
+        Property { default, ..prop }
+    }
+
+    /// The row with its unit.
+    pub const fn u(prop: Property, unit: Unit) -> Property {
+        Property { unit, ..prop }
+    }
+}
+
 pub use sub::{DISK_PROPERTIES, FILESYSTEM_PROPERTIES, NIC_PROPERTIES, PCI_PROPERTIES};
 pub use top::{PROPERTIES, UPDATE_MEMBERS};
 

@@ -2,37 +2,9 @@
 //! pci_devices (2.16). `create` is "accepted when adding", `update` is
 //! "accepted in update_*".
 
+use super::build::{BOOL, LIST, STR, U0, UUID, d, int, p, u};
 use super::{ListCheck, PropType, Property, StrCheck, Unit};
 use crate::brand::BrandSet as B;
-
-const BOOL: PropType = PropType::Boolean;
-const STR: PropType = PropType::Str(StrCheck::Any);
-const UUID: PropType = PropType::Uuid;
-const LIST: PropType = PropType::List(ListCheck::Any);
-const U0: PropType = int(0, i64::MAX);
-
-const fn int(min: i64, max: i64) -> PropType {
-    PropType::Integer { min, max }
-}
-
-const fn p(name: &'static str, ty: PropType, add: B, update: B) -> Property {
-    Property {
-        name,
-        ty,
-        create: add,
-        update,
-        unit: Unit::None,
-        default: "",
-    }
-}
-
-const fn d(prop: Property, default: &'static str) -> Property {
-    Property { default, ..prop }
-}
-
-const fn u(prop: Property, unit: Unit) -> Property {
-    Property { unit, ..prop }
-}
 
 /// Keys of a NIC object.
 pub static NIC_PROPERTIES: &[Property] = &[

@@ -1,41 +1,14 @@
 //! The top-level property table (reference 2.12) and the update-only
 //! members (reference 2.5).
 
-use super::{ListCheck, PropType, Property, StrCheck, Unit};
+use super::build::{BOOL, LIST, STR, U0, UUID, d, int, p, u};
+use super::{ListCheck, PropType, Property, Unit};
 use crate::brand::BrandSet as B;
 
-const BOOL: PropType = PropType::Boolean;
-const STR: PropType = PropType::Str(StrCheck::Any);
-const UUID: PropType = PropType::Uuid;
 const RO: PropType = PropType::ReadOnly;
 const FLAT: PropType = PropType::FlatObject;
-const LIST: PropType = PropType::List(ListCheck::Any);
 const OBJS: PropType = PropType::ObjectArray;
 const ZPOOL: PropType = PropType::Zpool;
-const U0: PropType = int(0, i64::MAX);
-
-const fn int(min: i64, max: i64) -> PropType {
-    PropType::Integer { min, max }
-}
-
-const fn p(name: &'static str, ty: PropType, create: B, update: B) -> Property {
-    Property {
-        name,
-        ty,
-        create,
-        update,
-        unit: Unit::None,
-        default: "",
-    }
-}
-
-const fn d(prop: Property, default: &'static str) -> Property {
-    Property { default, ..prop }
-}
-
-const fn u(prop: Property, unit: Unit) -> Property {
-    Property { unit, ..prop }
-}
 
 const fn ro(name: &'static str) -> Property {
     p(name, RO, B::NONE, B::NONE)

@@ -152,32 +152,27 @@ fn io(limits: &Limits, backend: Backend) -> Setting {
     }
 }
 
-/// The settings of a new instance cgroup (its limits start unlimited).
-pub fn plan(limits: &Limits, backend: Backend) -> Vec<Setting> {
-    let mut out = memory(limits, backend, false);
+/// Every setting for `limits`; memory in the order a v1 kernel accepts
+/// when `raising` (or lowering) the memory limit.
+fn settings(limits: &Limits, backend: Backend, raising: bool) -> Vec<Setting> {
+    let mut out = memory(limits, backend, raising);
     out.extend(cpu(limits, backend));
-    out.push(set(
-        if backend == Backend::V1 { "pids" } else { "" },
-        "pids.max",
-        limits.max_lwps,
-    ));
+    let pids = if backend == Backend::V1 { "pids" } else { "" };
+    out.push(set(pids, "pids.max", limits.max_lwps));
     out.push(io(limits, backend));
     out
+}
+
+/// The settings of a new instance cgroup (its limits start unlimited).
+pub fn plan(limits: &Limits, backend: Backend) -> Vec<Setting> {
+    settings(limits, backend, false)
 }
 
 /// The settings that change `old` to `new` on a running instance, in an
 /// order the kernel accepts.
 pub fn plan_update(old: &Limits, new: &Limits, backend: Backend) -> Vec<Setting> {
     let before = plan(old, backend);
-    let raising = new.memory_mib > old.memory_mib;
-    let mut out = memory(new, backend, raising);
-    out.extend(cpu(new, backend));
-    out.push(set(
-        if backend == Backend::V1 { "pids" } else { "" },
-        "pids.max",
-        new.max_lwps,
-    ));
-    out.push(io(new, backend));
+    let mut out = settings(new, backend, new.memory_mib > old.memory_mib);
     out.retain(|s| !before.contains(s));
     out
 }
