@@ -4,6 +4,7 @@
 # Debian 12 packages basalt needs to build and run, in one place. Later
 # subsystems add theirs here as they arrive: nftables (net),
 # qemu-system-x86 (vm), ...
+#   build-essential  cc, also for the zone security test's system-call probe
 #   btrfs-progs  the pool (mkfs.btrfs, btrfs subvolume/qgroup/send/receive)
 #   e2fsprogs    chattr +C for no-copy-on-write volumes
 #   util-linux   mount -o loop, blkid; flock and unshare for images/
