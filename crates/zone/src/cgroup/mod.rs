@@ -13,9 +13,20 @@
 //!
 //! The plan is data; an applier writes it and may skip a setting whose
 //! file the kernel lacks when the setting says so (I/O weight).
+//!
+//! A zone's group exists in every hierarchy the host mounts (the named
+//! `systemd` one and a hybrid host's unified one included), is delegated
+//! to the zone's root without its limit files, and is what the zone sees
+//! as its whole cgroup tree through its cgroup namespace and the mounts of
+//! [`Cgroups::zone_mounts`]. That is what lets an unprivileged systemd boot
+//! as a zone's init.
 
 mod apply;
+mod delegate;
+mod hierarchy;
 mod plan;
 
 pub use apply::{CgroupError, Cgroups, V1_HIERARCHIES};
+pub use delegate::delegated_files;
+pub use hierarchy::{Hierarchy, Layout, ZoneMount, parse_layout, zone_mounts};
 pub use plan::{Backend, Limits, LimitsError, Setting, plan, plan_update};
