@@ -12,3 +12,4 @@ pub mod log;
 pub mod output;
 pub mod pooladm;
 pub mod vmadm;
+pub mod zlogin;

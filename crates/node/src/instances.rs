@@ -20,6 +20,8 @@ use crate::entropy::OsEntropy;
 use crate::paths::Paths;
 use crate::store::{Store, StoreError};
 use crate::sysinfo::LIVE_IMAGE;
+use crate::zones;
+use crate::zones::runtime::Phase;
 
 /// A failure of an operation on the node's instances.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +47,12 @@ pub enum NodeError {
     /// No instance has this uuid (zoneadm's wording, which tools grep).
     #[error("zoneadm: {0}: No such zone configured")]
     NotFound(String),
+    /// The pool refused an operation on the instance's dataset.
+    #[error(transparent)]
+    Pool(#[from] basalt_pool::PoolError),
+    /// A lifecycle operation failed; the message is vmadm's.
+    #[error("{0}")]
+    Lifecycle(String),
 }
 
 /// Every instance of a node.
@@ -84,6 +92,11 @@ impl Node {
     /// The node's paths.
     pub fn paths(&self) -> &Paths {
         &self.paths
+    }
+
+    /// The node's instance store.
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
     }
 
     /// The node's configuration.
@@ -147,7 +160,7 @@ impl Node {
             .and_then(Value::as_str)
             .and_then(ZoneState::parse)
             .unwrap_or(ZoneState::Configured);
-        Runtime {
+        let mut rt = Runtime {
             zone_state,
             failed: stored.get("failed").is_some(),
             provisioning: false,
@@ -156,11 +169,41 @@ impl Node {
             pid: None,
             boot_timestamp: None,
             last_exit: None,
+        };
+        let Ok(id) = uuid.parse::<VmUuid>() else {
+            return rt;
+        };
+        let Some(record) = self.last_record(&id) else {
+            return rt;
+        };
+        if let (Some(code), Some(at)) = (record.exit_status, &record.exit_timestamp) {
+            rt.last_exit = Some((code, at.clone()));
         }
+        if record.live() {
+            rt.zone_state = match record.phase {
+                Phase::Ready => ZoneState::Ready,
+                Phase::Running => ZoneState::Running,
+                Phase::ShuttingDown => ZoneState::ShuttingDown,
+                Phase::Stopped => zone_state,
+            };
+            if record.phase != Phase::Stopped {
+                rt.pid = record.init.map(|p| p.pid as u32);
+                rt.boot_timestamp = record.boot_timestamp.clone();
+                rt.last_exit = None;
+            }
+        }
+        rt
+    }
+
+    /// The `state` vmadm shows for a stored instance.
+    pub(crate) fn state_of(&self, stored: &Map<String, Value>) -> String {
+        vm::state(&self.runtime(stored)).to_owned()
     }
 
     fn object(&self, stored: &Map<String, Value>, facts: &HostFacts) -> Map<String, Value> {
-        vm::get_object(stored, &self.runtime(stored), facts)
+        let mut vm = vm::get_object(stored, &self.runtime(stored), facts);
+        vm.remove(zones::ID_KEY);
+        vm
     }
 
     /// Every instance as `vmadm get` prints it, sorted by uuid; instances
@@ -195,13 +238,12 @@ impl Node {
     }
 
     /// Creates an instance from a payload: normalised, validated, checked
-    /// against the node's other instances and stored. Installation (the
-    /// dataset, the zone) is not built yet, so the instance stays
-    /// `configured`.
+    /// against the node's other instances and its images, stored, its
+    /// dataset cloned from the image's `@final`, and booted when
+    /// `autoboot`. A failure removes everything it made.
     pub fn create(&self, payload: Map<String, Value>) -> Result<Created, NodeError> {
-        let _node = self.store.lock_node()?;
-        let facts = self.facts_with_instances()?;
-        let mut facts = facts;
+        let node_lock = self.store.lock_node()?;
+        let mut facts = self.facts_with_instances()?;
         facts.existing_sources = filesystem_sources(&payload);
         let mut created = create::create(payload, &facts, &now_iso(), &mut OsEntropy)?;
         let uuid = uuid_of(&created.vm)?;
@@ -209,11 +251,159 @@ impl Node {
         if self.store.exists(&uuid) {
             return Err(CreateError::Exists(uuid.to_string()).into());
         }
+        let image = self.checked_image(&created.vm, created.brand)?;
+        let others: Vec<Map<String, Value>> = self
+            .store
+            .list()?
+            .into_iter()
+            .filter_map(Result::ok)
+            .collect();
+        created.vm.insert(
+            zones::ID_KEY.into(),
+            json!(zones::free_id_map(&others).base),
+        );
         created
             .vm
             .insert("zone_state".into(), json!(ZoneState::Configured.as_str()));
         self.store.write(&uuid, &created.vm, &lock)?;
+        // From here on the instance has its range: other creates may go on.
+        drop(node_lock);
+        let made = self.install(&uuid, &mut created.vm, image.as_deref(), &lock);
+        let booted = made.and_then(|()| {
+            if created.vm.get("autoboot") == Some(&Value::Bool(true)) {
+                self.spawn_supervisor(&uuid)
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = booted {
+            self.remove_everything(&uuid, &lock);
+            return Err(e);
+        }
         Ok(created)
+    }
+
+    /// The image an OS instance is made from, installed and of a type its
+    /// brand takes (`image_uuid` is a bad value otherwise).
+    fn checked_image(
+        &self,
+        vm: &Map<String, Value>,
+        brand: Brand,
+    ) -> Result<Option<String>, NodeError> {
+        use basalt_image::manifest::ImageType;
+        let Some(image) = vm.get("image_uuid").and_then(Value::as_str) else {
+            return Ok(None);
+        };
+        let bad = || {
+            NodeError::Create(CreateError::Invalid {
+                bad_values: vec!["image_uuid".into()],
+                missing_properties: Vec::new(),
+            })
+        };
+        let installed = self.images()?.get(image).map_err(|_| bad())?;
+        let ty = installed.record.manifest.image_type;
+        let fits = match brand {
+            Brand::Lx => matches!(ty, ImageType::LxDataset | ImageType::Docker),
+            b if b.is_os() => ty == ImageType::ZoneDataset,
+            _ => true,
+        };
+        if !fits {
+            return Err(bad());
+        }
+        Ok(Some(image.to_owned()))
+    }
+
+    /// Makes an instance's dataset: a clone of its image's `@final` (or an
+    /// empty dataset), its quota, then the state `installed`.
+    fn install(
+        &self,
+        uuid: &VmUuid,
+        vm: &mut Map<String, Value>,
+        image: Option<&str>,
+        lock: &crate::store::InstanceLock,
+    ) -> Result<(), NodeError> {
+        use basalt_pool::name::DatasetName;
+        let pool = self.pool()?;
+        let dataset = DatasetName::parse(&format!("{}/{uuid}", pool.name()))
+            .map_err(|e| NodeError::Lifecycle(e.to_string()))?;
+        match image {
+            Some(image) => {
+                let snap = DatasetName::parse(&format!("{}/{image}", pool.name()))
+                    .and_then(|d| d.snapshot("final"))
+                    .map_err(|e| NodeError::Lifecycle(e.to_string()))?;
+                pool.clone_snapshot(&snap, &dataset)?;
+            }
+            None => pool.create(&dataset, None)?,
+        }
+        if let Some(gib) = vm.get("quota").and_then(Value::as_u64).filter(|q| *q > 0) {
+            pool.set_quota(&dataset, Some(gib << 30))?;
+        }
+        // The guest's name for itself, as vmadm writes /etc/nodename: the
+        // hostname, else the zonename.
+        let root = pool.path_of(&dataset).join("root");
+        if image.is_some() && root.join("etc").is_dir() {
+            let name = ["hostname", "zonename"]
+                .iter()
+                .find_map(|k| vm.get(*k).and_then(Value::as_str).filter(|s| !s.is_empty()))
+                .unwrap_or(uuid.as_str());
+            zones::write_guest_file(&root, "etc/hostname", &format!("{name}\n")).map_err(|e| {
+                NodeError::Lifecycle(format!("cannot write the zone's /etc/hostname: {e}"))
+            })?;
+        }
+        vm.insert("zone_state".into(), json!(ZoneState::Installed.as_str()));
+        self.store.write(uuid, vm, lock)?;
+        Ok(())
+    }
+
+    /// Removes whatever an instance has on the node: a running zone, its
+    /// dataset, cgroups, runtime files and configuration. Best effort: used
+    /// to undo a failed create.
+    fn remove_everything(&self, uuid: &VmUuid, lock: &crate::store::InstanceLock) {
+        if let Err(e) = self.remove_runtime(uuid) {
+            tracing::error!(error = %e, "cannot stop the zone");
+        }
+        if let Err(e) = self.remove_dataset(uuid) {
+            tracing::error!(error = %e, "cannot destroy the dataset");
+        }
+        if let Err(e) = self.store.remove(uuid, lock) {
+            tracing::error!(error = %e, "cannot remove the configuration");
+        }
+    }
+
+    /// Stops the zone at once if it runs and removes its runtime files and
+    /// any cgroup a crash left.
+    fn remove_runtime(&self, uuid: &VmUuid) -> Result<(), NodeError> {
+        if let Some(record) = self.live_record(uuid)
+            && record.phase != Phase::Stopped
+        {
+            self.halt(&record, true)?;
+        }
+        if let Ok(cg) = zones::supervisor::cgroups() {
+            let _ = cg.remove(uuid.as_str());
+        }
+        for path in [
+            self.paths.zone_runtime(uuid),
+            self.paths.zone_console(uuid),
+            self.paths.zone_console_log(uuid),
+            self.paths.zone_supervisor_log(uuid),
+        ] {
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(NodeError::Lifecycle(format!("{}: {e}", path.display())));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn remove_dataset(&self, uuid: &VmUuid) -> Result<(), NodeError> {
+        let pool = self.pool()?;
+        let name = format!("{}/{uuid}", pool.name());
+        if pool.exists(&name) {
+            pool.destroy(&name, true, false)?;
+        }
+        Ok(())
     }
 
     /// Applies an update payload to an instance.
@@ -265,6 +455,8 @@ impl Node {
                 return Err(NodeError::Indestructible(flag));
             }
         }
+        self.remove_runtime(&id)?;
+        self.remove_dataset(&id)?;
         self.store.remove(&id, &lock)?;
         Ok(())
     }
@@ -282,7 +474,7 @@ fn filesystem_sources(payload: &Map<String, Value>) -> Vec<String> {
         .collect()
 }
 
-fn parse_uuid(uuid: &str) -> Result<VmUuid, NodeError> {
+pub(crate) fn parse_uuid(uuid: &str) -> Result<VmUuid, NodeError> {
     uuid.parse()
         .map_err(|_| NodeError::NotFound(uuid.to_owned()))
 }
@@ -290,81 +482,4 @@ fn parse_uuid(uuid: &str) -> Result<VmUuid, NodeError> {
 fn uuid_of(vm: &Map<String, Value>) -> Result<VmUuid, NodeError> {
     let u = vm.get("uuid").and_then(Value::as_str).unwrap_or("");
     parse_uuid(u)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn node() -> (tempfile::TempDir, Node) {
-        let dir = tempfile::tempdir().unwrap();
-        let node = Node::open(Paths::new(dir.path())).unwrap();
-        (dir, node)
-    }
-
-    fn payload(v: Value) -> Map<String, Value> {
-        v.as_object().cloned().unwrap()
-    }
-
-    const IMG: &str = "01b2c898-945f-11e1-a523-af1afbe22822";
-
-    #[test]
-    fn create_get_update_delete() {
-        let (_dir, node) = node();
-        let c = node
-            .create(payload(json!({"image_uuid": IMG, "alias": "web"})))
-            .unwrap();
-        let uuid = c.vm["uuid"].as_str().unwrap().to_owned();
-        let vm = node.get(&uuid).unwrap();
-        assert_eq!(vm["state"], "configured");
-        assert_eq!(vm["alias"], "web");
-        assert_eq!(vm["server_uuid"], node.host_facts().unwrap().server_uuid);
-        let u = node.update(&uuid, payload(json!({"alias": "db"}))).unwrap();
-        assert_eq!(u.changes.len(), 1);
-        assert_eq!(node.get(&uuid).unwrap()["alias"], "db");
-        node.delete(&uuid).unwrap();
-        assert!(matches!(node.get(&uuid), Err(NodeError::NotFound(_))));
-        assert_eq!(
-            node.delete(&uuid).unwrap_err().to_string(),
-            format!("zoneadm: {uuid}: No such zone configured")
-        );
-    }
-
-    #[test]
-    fn indestructible_instances_are_not_deleted() {
-        let (_dir, node) = node();
-        let c = node
-            .create(payload(
-                json!({"image_uuid": IMG, "indestructible_zoneroot": true}),
-            ))
-            .unwrap();
-        let uuid = c.vm["uuid"].as_str().unwrap().to_owned();
-        assert_eq!(
-            node.delete(&uuid).unwrap_err().to_string(),
-            "indestructible_zoneroot is set, cannot delete"
-        );
-        node.update(&uuid, payload(json!({"indestructible_zoneroot": false})))
-            .unwrap();
-        node.delete(&uuid).unwrap();
-    }
-
-    #[test]
-    fn a_second_instance_with_the_same_mac_conflicts() {
-        let (_dir, node) = node();
-        let nic = json!([{"nic_tag": "admin", "mac": "02:00:00:00:00:01", "ips": ["dhcp"]}]);
-        node.create(payload(json!({"image_uuid": IMG, "nics": nic})))
-            .unwrap();
-        let e = node
-            .create(payload(json!({"image_uuid": IMG, "nics": nic})))
-            .unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "Conflict detected with another vm, please check the MAC, IP, and VRID"
-        );
-        assert_eq!(
-            node.list().unwrap().vms.len(),
-            1,
-            "a failed create leaves nothing behind"
-        );
-    }
 }

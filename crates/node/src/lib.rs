@@ -11,3 +11,4 @@ pub mod paths;
 pub mod storage;
 pub mod store;
 pub mod sysinfo;
+pub mod zones;

@@ -111,6 +111,32 @@ impl Paths {
         self.under("var/basalt")
     }
 
+    /// The directory of zones' runtime records, console sockets and
+    /// supervisor logs.
+    pub fn zone_run_dir(&self) -> PathBuf {
+        self.state_dir().join("run")
+    }
+
+    /// A zone's runtime record, kept by its supervisor.
+    pub fn zone_runtime(&self, uuid: &VmUuid) -> PathBuf {
+        self.zone_run_dir().join(format!("{uuid}.json"))
+    }
+
+    /// A running zone's console socket (`vmadm console`).
+    pub fn zone_console(&self, uuid: &VmUuid) -> PathBuf {
+        self.zone_run_dir().join(format!("{uuid}.console"))
+    }
+
+    /// What a zone's console printed (the last MiB or so).
+    pub fn zone_console_log(&self, uuid: &VmUuid) -> PathBuf {
+        self.zone_run_dir().join(format!("{uuid}.console.log"))
+    }
+
+    /// A zone supervisor's log.
+    pub fn zone_supervisor_log(&self, uuid: &VmUuid) -> PathBuf {
+        self.zone_run_dir().join(format!("{uuid}.log"))
+    }
+
     /// `/var/basalt/<pool>.btrfs`: the embedded default's pool file.
     pub fn pool_file(&self, pool: &str) -> PathBuf {
         self.state_dir().join(format!("{pool}.btrfs"))

@@ -1,17 +1,26 @@
 //! Zones: a SmartOS zone as a Linux system container — namespaces, an
 //! idmapped root on the instance's dataset, cgroups, seccomp, bounded
-//! capabilities, the image's own init as PID 1, and the per-zone supervisor
-//! that owns it.
+//! capabilities, the image's own init as PID 1.
 //!
-//! So far this crate holds the resource controls as a pure plan: which
-//! cgroup files, in which hierarchy, get which values for an instance's
-//! vmadm properties, on a v1/hybrid host and on a v2 host, and the applier
-//! of that plan; and, in `security`, the capabilities a zone's root may hold
-//! and the seccomp filter its init execs under. The rest of the runtime
-//! comes next. It never touches the pool, networks or images: the node
-//! hands it a mounted root and a configuration.
+//! | module | owns |
+//! | --- | --- |
+//! | `spec` | what a zone is made of, as data the node computes |
+//! | `mounts` | the zone's file system as a pure list of steps |
+//! | `cgroup` | resource controls: a pure plan of cgroup v1/v2 settings and its applier |
+//! | `boot` | the boot sequence: the supervisor's side and the two stages in the zone |
+//! | `enter` | joining a running zone's namespaces and cgroups (zlogin) |
+//! | `security` | the capabilities a zone's root may hold and the seccomp filter its init runs under |
+//! | `sys` | the kernel interfaces without a safe wrapper; the crate's only `unsafe` |
+//!
+//! It never touches the pool, networks or images: the node hands it a root
+//! directory and a spec.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
+pub mod boot;
 pub mod cgroup;
+pub mod enter;
+pub mod mounts;
 pub mod security;
+pub mod spec;
+pub mod sys;

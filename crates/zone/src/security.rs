@@ -189,7 +189,7 @@ pub enum SecurityError {
     InstallFilter {
         action: &'static str,
         #[source]
-        source: seccompiler::Error,
+        source: std::io::Error,
     },
 }
 
@@ -441,21 +441,15 @@ fn compile(
 /// or forks from then on inherits it. The caller is single-threaded right
 /// before exec, so this covers the whole zone.
 ///
-/// Without `no_new_privs`, the kernel lets a thread install a filter only if
-/// it holds `CAP_SYS_ADMIN` in its current user namespace, which the zone's
-/// setup does; basalt's design is to install without it, because
-/// `no_new_privs` also stops setuid programs (su, sudo, passwd) and file
-/// capabilities (ping) from working inside the zone.
-///
-/// **This does set `no_new_privs` today**: seccompiler's `apply_filter`, the
-/// only safe installer at hand, always sets it before installing, and
-/// installing without it needs a raw `seccomp(2)` call with a pointer,
-/// which this crate (no `unsafe`) cannot make. Until basalt has a syscall
-/// layer for it, a zone confined with this function cannot use setuid
-/// programs.
+/// It does not set `no_new_privs`, which would stop setuid programs (su,
+/// sudo, passwd) and file capabilities (ping) inside the zone: without it
+/// the kernel lets a thread install a filter only if it holds
+/// `CAP_SYS_ADMIN` in its current user namespace, which the zone's setup
+/// and zlogin do. (seccompiler's own installer always sets it, so the
+/// programs are installed through `sys::install_seccomp`.)
 pub fn install_seccomp(filter: &ZoneFilter) -> Result<(), SecurityError> {
     for (action, program) in [("EPERM", &filter.refused), ("ENOSYS", &filter.absent)] {
-        seccompiler::apply_filter(program)
+        crate::sys::install_seccomp(program)
             .map_err(|source| SecurityError::InstallFilter { action, source })?;
     }
     Ok(())

@@ -3,6 +3,7 @@
 //! stays clean for JSON; 0 success, 1 failed operation, 2 usage error).
 
 mod commands;
+mod lifecycle;
 mod list;
 mod payload;
 
@@ -33,42 +34,39 @@ impl Failure {
 pub type Outcome = Result<(), Failure>;
 
 const COMMANDS: &str = "\
+console <uuid>
 create [-f <filename>]
 delete <uuid>
 get <uuid>
+kill [-s SIGNAL|-SIGNAL] <uuid>
 list [-p] [-H] [-o field,...] [-s field,...] [field=value ...]
 lookup [-j|-1] [-o field,...] [field=value ...]
+reboot <uuid> [-F]
+start <uuid>
+stop <uuid> [-F]
 update <uuid> [-f <filename>]
  -or- update <uuid> property=value [property=value ...]
 validate create [-f <filename>]
 validate update <brand> [-f <filename>]
 
-Not available on this node yet: console, create-snapshot, delete-snapshot,
-events, info, install, kill, reboot, receive, reprovision, rollback-snapshot,
-send, start, stop, sysrq.";
+Not available on this node yet: create-snapshot, delete-snapshot, events,
+info, install, receive, reprovision, rollback-snapshot, send, sysrq.";
 
 fn usage(argv0: &str) -> String {
     format!("Usage: {argv0} <command> [options]\n\n{COMMANDS}")
 }
 
 const NOT_YET: &[&str] = &[
-    "console",
     "create-snapshot",
     "delete-snapshot",
     "events",
     "info",
     "install",
-    "kill",
-    "reboot",
     "receive",
     "recv",
     "reprovision",
     "rollback-snapshot",
     "send",
-    "start",
-    "boot",
-    "stop",
-    "halt",
     "sysrq",
 ];
 
@@ -127,6 +125,11 @@ fn dispatch(node: &Node, command: &str, args: &[String]) -> Outcome {
         "validate" => commands::validate(node, args),
         "list" => list::list(node, args),
         "lookup" => list::lookup(node, args),
+        "start" | "boot" => lifecycle::start(node, args),
+        "stop" | "halt" => lifecycle::stop(node, args),
+        "reboot" => lifecycle::reboot(node, args),
+        "kill" => lifecycle::kill(node, args),
+        "console" => lifecycle::console(node, args),
         c if NOT_YET.contains(&c) => Err(Failure::Operation(format!(
             "vmadm {c} is not available on this node yet: instances are stored but not installed or run"
         ))),

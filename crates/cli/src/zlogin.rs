@@ -1,0 +1,165 @@
+//! `zlogin [-t] <uuid> [command ...]`: runs a command, or a login shell,
+//! as root inside a running zone — in all of its namespaces and its
+//! cgroups, confined as its init is — and exits with the command's status
+//! (128 + n when a signal n ended it). A shell on a terminal, or `-t`, gets
+//! a pseudo-terminal of the zone's own devpts.
+
+use std::io::{self, IsTerminal, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, ExitCode, Stdio};
+
+use basalt_node::instances::Node;
+use basalt_node::paths::Paths;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::termios;
+
+const USAGE: &str = "usage: zlogin [-t] <uuid> [command [arg ...]]";
+
+/// Runs zlogin with the process's arguments.
+pub fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(code) => ExitCode::from(code),
+        Err(msg) => {
+            eprintln!("zlogin: {msg}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<u8, String> {
+    let mut args = args;
+    let mut want_tty = false;
+    if args.first().map(String::as_str) == Some("-t") {
+        want_tty = true;
+        args = &args[1..];
+    }
+    let Some((zone, command)) = args.split_first() else {
+        eprintln!("{USAGE}");
+        return Ok(2);
+    };
+    let node = Node::open(Paths::from_env()).map_err(|e| e.to_string())?;
+    let target = node.login_target(zone).map_err(|e| e.to_string())?;
+    let tty = want_tty || (command.is_empty() && io::stdin().is_terminal());
+    target.join().map_err(|e| e.to_string())?;
+
+    let mut cmd = if command.is_empty() {
+        let mut c = Command::new("/bin/sh");
+        c.arg("-l");
+        c
+    } else {
+        let mut c = Command::new("/bin/sh");
+        c.arg("-c").arg(command.join(" "));
+        c
+    };
+    cmd.env_clear()
+        .env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        )
+        .env("HOME", "/root")
+        .env("USER", "root")
+        .env("LOGNAME", "root")
+        .env("SHELL", "/bin/sh")
+        .env(
+            "TERM",
+            std::env::var("TERM").unwrap_or_else(|_| "vt100".into()),
+        )
+        .current_dir("/");
+    let status = if tty {
+        run_on_pty(&mut cmd)?
+    } else {
+        cmd.status()
+            .map_err(|e| format!("cannot run the command in the zone: {e}"))?
+    };
+    Ok(match (status.code(), status.signal()) {
+        (Some(c), _) => c as u8,
+        (None, Some(s)) => (128 + s) as u8,
+        _ => 1,
+    })
+}
+
+/// Runs `cmd` on a new pty of the zone's devpts, relaying the caller's
+/// terminal (in raw mode) to it until the command ends.
+fn run_on_pty(cmd: &mut Command) -> Result<std::process::ExitStatus, String> {
+    use nix::fcntl::OFlag;
+    let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+        .map_err(|e| format!("no pty in the zone: {e}"))?;
+    nix::pty::grantpt(&master).map_err(|e| format!("grantpt: {e}"))?;
+    nix::pty::unlockpt(&master).map_err(|e| format!("unlockpt: {e}"))?;
+    let name = nix::pty::ptsname_r(&master).map_err(|e| format!("ptsname: {e}"))?;
+    let slave: OwnedFd = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .open(&name)
+        .map_err(|e| format!("{name}: {e}"))?
+        .into();
+    let stdin = io::stdin();
+    if let Ok(size) = rustix::termios::tcgetwinsize(&stdin) {
+        let _ = rustix::termios::tcsetwinsize(&slave, size);
+    }
+    let out = slave.try_clone().map_err(|e| e.to_string())?;
+    let err = slave.try_clone().map_err(|e| e.to_string())?;
+    cmd.stdin(Stdio::from(slave))
+        .stdout(Stdio::from(out))
+        .stderr(Stdio::from(err));
+    basalt_zone::sys::with_controlling_terminal(cmd);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot run the command in the zone: {e}"))?;
+    // The parent's copies of the slave are in `cmd`: drop them so that the
+    // master sees the end when the command's side closes.
+    drop(std::mem::replace(cmd, Command::new("/")));
+
+    let saved = termios::tcgetattr(&stdin).ok();
+    if let Some(t) = &saved {
+        let mut raw = t.clone();
+        termios::cfmakeraw(&mut raw);
+        let _ = termios::tcsetattr(&stdin, termios::SetArg::TCSANOW, &raw);
+    }
+    relay(&master);
+    if let Some(t) = &saved {
+        let _ = termios::tcsetattr(&stdin, termios::SetArg::TCSANOW, t);
+    }
+    child.wait().map_err(|e| e.to_string())
+}
+
+fn relay(master: &impl AsFd) {
+    let stdin = io::stdin();
+    let mut stdout = io::stdout();
+    let mut buf = [0u8; 4096];
+    let mut stdin_open = true;
+    loop {
+        let mut fds = vec![PollFd::new(master.as_fd(), PollFlags::POLLIN)];
+        if stdin_open {
+            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+        }
+        if poll(&mut fds, PollTimeout::NONE).is_err() {
+            continue;
+        }
+        let m = fds[0].revents().unwrap_or(PollFlags::empty());
+        let i = fds
+            .get(1)
+            .and_then(PollFd::revents)
+            .unwrap_or(PollFlags::empty());
+        if !m.is_empty() {
+            match nix::unistd::read(master, &mut buf) {
+                Ok(n) if n > 0 => {
+                    let _ = stdout.write_all(&buf[..n]);
+                    let _ = stdout.flush();
+                }
+                // EIO: every slave descriptor is closed — the command ended.
+                _ => return,
+            }
+        }
+        if !i.is_empty() {
+            match nix::unistd::read(stdin.as_fd(), &mut buf) {
+                Ok(n) if n > 0 => {
+                    let _ = nix::unistd::write(master, &buf[..n]);
+                }
+                _ => stdin_open = false,
+            }
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! vmadm's lifecycle verbs on zones: start, stop, reboot, kill — each
+//! under the instance's lock, talking to the zone's supervisor through
+//! signals and its runtime record.
+
+use std::fs::{self, OpenOptions};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use basalt_model::VmUuid;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use serde_json::{Value, json};
+
+use super::runtime::{Phase, ProcId, Record};
+use super::supervisor::{STOP_TIMEOUT, read_ready};
+use crate::instances::{Node, NodeError};
+
+/// The environment variable naming the supervisor binary (else
+/// `zoneadmd` beside the running binary, else on PATH).
+pub const SUPERVISOR_ENV: &str = "BASALT_ZONEADMD";
+
+/// What `vmadm start` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartOutcome {
+    /// The zone is now running.
+    Started,
+    /// It already was.
+    AlreadyRunning,
+}
+
+/// What `vmadm stop` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopOutcome {
+    /// The zone has stopped.
+    Stopped,
+    /// It was not running; its state.
+    NotRunning(String),
+}
+
+fn supervisor_exe() -> PathBuf {
+    if let Some(p) = std::env::var_os(SUPERVISOR_ENV) {
+        return PathBuf::from(p);
+    }
+    std::env::current_exe()
+        .ok()
+        .map(|e| e.with_file_name("zoneadmd"))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from("zoneadmd"))
+}
+
+fn pidfd(p: &ProcId) -> Option<OwnedFd> {
+    let pid = rustix::process::Pid::from_raw(p.pid)?;
+    let fd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()?;
+    // The pidfd pins the process: check it is still the one recorded.
+    p.alive().then_some(fd)
+}
+
+/// Waits until the process behind `fd` has exited, up to `limit`.
+fn wait_exit(fd: &OwnedFd, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        let ms =
+            PollTimeout::try_from(left.as_millis().min(10_000) as i32).unwrap_or(PollTimeout::MAX);
+        let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, ms) {
+            Ok(n) if n > 0 => return true,
+            _ => {}
+        }
+    }
+}
+
+impl Node {
+    /// The runtime record of an instance whose supervisor is alive.
+    pub fn live_record(&self, uuid: &VmUuid) -> Option<Record> {
+        Record::read(&self.paths().zone_runtime(uuid))
+            .ok()
+            .flatten()
+            .filter(Record::live)
+    }
+
+    /// The last runtime record, alive or not (for the last exit).
+    pub fn last_record(&self, uuid: &VmUuid) -> Option<Record> {
+        Record::read(&self.paths().zone_runtime(uuid))
+            .ok()
+            .flatten()
+    }
+
+    /// Boots an installed zone (`vmadm start`); sets `autoboot`.
+    pub fn start(&self, uuid: &str) -> Result<StartOutcome, NodeError> {
+        let id = crate::instances::parse_uuid(uuid)?;
+        let lock = self.store().lock(&id)?;
+        let mut stored = self
+            .store()
+            .read(&id)?
+            .ok_or_else(|| NodeError::NotFound(uuid.to_owned()))?;
+        if let Some(r) = self.live_record(&id)
+            && r.phase != Phase::Stopped
+        {
+            return Ok(StartOutcome::AlreadyRunning);
+        }
+        let state = self.state_of(&stored);
+        if state != "stopped" {
+            return Err(NodeError::Lifecycle(format!(
+                "Cannot start vm from state \"{state}\", must be \"stopped\"."
+            )));
+        }
+        if stored.get("autoboot") != Some(&Value::Bool(true)) {
+            stored.insert("autoboot".into(), json!(true));
+            self.store().write(&id, &stored, &lock)?;
+        }
+        self.spawn_supervisor(&id)?;
+        Ok(StartOutcome::Started)
+    }
+
+    /// Starts the zone's supervisor and waits for it to report the zone
+    /// running (or why not).
+    pub(crate) fn spawn_supervisor(&self, id: &VmUuid) -> Result<(), NodeError> {
+        let paths = self.paths();
+        let run = paths.zone_run_dir();
+        fs::create_dir_all(&run)
+            .map_err(|e| NodeError::Lifecycle(format!("{}: {e}", run.display())))?;
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(paths.zone_supervisor_log(id))
+            .map_err(|e| NodeError::Lifecycle(format!("supervisor log: {e}")))?;
+        let exe = supervisor_exe();
+        let mut child = Command::new(&exe)
+            .arg(id.as_str())
+            .env(crate::paths::ROOT_ENV, paths.root())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| NodeError::Lifecycle(format!("cannot run {}: {e}", exe.display())))?;
+        let mut out = child.stdout.take().expect("stdout is piped");
+        let line = read_ready(&mut out)
+            .map_err(|e| NodeError::Lifecycle(format!("zone supervisor: {e}")))?;
+        if line.starts_with("running ") {
+            return Ok(());
+        }
+        let _ = child.wait();
+        let why = line.strip_prefix("error: ").unwrap_or(&line);
+        Err(NodeError::Lifecycle(if why.is_empty() {
+            format!(
+                "the zone supervisor ended without booting the zone (see {})",
+                paths.zone_supervisor_log(id).display()
+            )
+        } else {
+            why.to_owned()
+        }))
+    }
+
+    /// Stops a zone (`vmadm stop`): gracefully, or at once with `force`;
+    /// clears `autoboot`.
+    pub fn stop(&self, uuid: &str, force: bool) -> Result<StopOutcome, NodeError> {
+        let id = crate::instances::parse_uuid(uuid)?;
+        let lock = self.store().lock(&id)?;
+        let mut stored = self
+            .store()
+            .read(&id)?
+            .ok_or_else(|| NodeError::NotFound(uuid.to_owned()))?;
+        let Some(record) = self.live_record(&id).filter(|r| r.phase != Phase::Stopped) else {
+            return Ok(StopOutcome::NotRunning(self.state_of(&stored)));
+        };
+        if stored.get("autoboot") != Some(&Value::Bool(false)) {
+            stored.insert("autoboot".into(), json!(false));
+            self.store().write(&id, &stored, &lock)?;
+        }
+        self.halt(&record, force)?;
+        Ok(StopOutcome::Stopped)
+    }
+
+    /// Ends a zone through its supervisor and waits for the supervisor to
+    /// finish.
+    pub(crate) fn halt(&self, record: &Record, force: bool) -> Result<(), NodeError> {
+        let Some(sup) = pidfd(&record.supervisor) else {
+            return Ok(());
+        };
+        let sent = if force {
+            record
+                .init
+                .as_ref()
+                .and_then(pidfd)
+                .map(|fd| basalt_zone::sys::pidfd_signal(fd.as_fd(), libc::SIGKILL))
+        } else {
+            Some(basalt_zone::sys::pidfd_signal(sup.as_fd(), libc::SIGTERM))
+        };
+        if let Some(Err(e)) = sent {
+            return Err(NodeError::Lifecycle(format!("cannot signal the zone: {e}")));
+        }
+        if !wait_exit(&sup, STOP_TIMEOUT + Duration::from_secs(30)) {
+            return Err(NodeError::Lifecycle(
+                "the zone did not stop in time".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Reboots a running zone (`vmadm reboot`), gracefully or at once with
+    /// `force`, and waits for its new init.
+    pub fn reboot(&self, uuid: &str, force: bool) -> Result<(), NodeError> {
+        let id = crate::instances::parse_uuid(uuid)?;
+        let _lock = self.store().lock(&id)?;
+        let stored = self
+            .store()
+            .read(&id)?
+            .ok_or_else(|| NodeError::NotFound(uuid.to_owned()))?;
+        let record = self
+            .live_record(&id)
+            .filter(|r| r.phase == Phase::Running)
+            .ok_or_else(|| {
+                NodeError::Lifecycle(format!(
+                    "Cannot reboot vm from state \"{}\", must be \"running\".",
+                    self.state_of(&stored)
+                ))
+            })?;
+        let sup = pidfd(&record.supervisor)
+            .ok_or_else(|| NodeError::Lifecycle("the zone's supervisor is gone".into()))?;
+        let signo = if force { libc::SIGUSR2 } else { libc::SIGUSR1 };
+        basalt_zone::sys::pidfd_signal(sup.as_fd(), signo)
+            .map_err(|e| NodeError::Lifecycle(format!("cannot signal the zone: {e}")))?;
+        let deadline = Instant::now() + STOP_TIMEOUT + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            match self.live_record(&id) {
+                Some(r) if r.phase == Phase::Running && r.init != record.init => return Ok(()),
+                Some(_) => std::thread::sleep(Duration::from_millis(20)),
+                None => {
+                    return Err(NodeError::Lifecycle(
+                        "the zone stopped instead of rebooting".into(),
+                    ));
+                }
+            }
+        }
+        Err(NodeError::Lifecycle(
+            "the zone did not reboot in time".into(),
+        ))
+    }
+
+    /// Sends a signal to a zone's init (`vmadm kill`).
+    pub fn kill(&self, uuid: &str, signo: i32) -> Result<(), NodeError> {
+        let id = crate::instances::parse_uuid(uuid)?;
+        if self.store().read(&id)?.is_none() {
+            return Err(NodeError::NotFound(uuid.to_owned()));
+        }
+        let init = self
+            .live_record(&id)
+            .and_then(|r| r.init)
+            .and_then(|i| pidfd(&i))
+            .ok_or_else(|| {
+                NodeError::Lifecycle(format!("Cannot find running init PID for VM {uuid}"))
+            })?;
+        basalt_zone::sys::pidfd_signal(init.as_fd(), signo)
+            .map_err(|e| NodeError::Lifecycle(format!("cannot signal the zone's init: {e}")))
+    }
+}

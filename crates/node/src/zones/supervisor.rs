@@ -1,0 +1,485 @@
+//! The per-zone supervisor (SmartOS's zoneadmd): one small single-threaded
+//! process per running zone, started by `vmadm start` (or basaltd) and
+//! outliving it. It makes the zone's cgroups, owns the console pty, boots
+//! the zone, is the parent of its init (a child subreaper), keeps the
+//! runtime record true, and ends the zone:
+//!
+//! - SIGTERM: a graceful stop — the init's own halt signal (systemd:
+//!   SIGRTMIN+4, poweroff; busybox init: SIGUSR2), then SIGKILL after the
+//!   stop timeout;
+//! - SIGUSR1: a reboot — the init's reboot signal (systemd: SIGINT;
+//!   busybox: SIGTERM), and a fresh boot once it has exited; SIGUSR2: a
+//!   forced reboot (SIGKILL, then a fresh boot);
+//! - the init exiting on its own: the zone stops, its exit recorded —
+//!   unless the init rebooted (a reboot(2) in a pid namespace ends its
+//!   init with SIGHUP), then the zone boots again.
+//!
+//! Its standard output is a pipe to whoever started it: one line,
+//! `running <pid>` or `error: <why>`, then it is closed.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use basalt_model::VmUuid;
+use basalt_zone::boot::{self, Booted};
+use basalt_zone::cgroup::{self, Cgroups, Limits};
+use basalt_zone::spec::{CgroupMount, ZoneSpec};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use serde_json::{Map, Value};
+
+use super::runtime::{Phase, ProcId, Record};
+use super::spec::{brand_of, zone_spec};
+use crate::instances::now_iso;
+use crate::paths::Paths;
+use crate::store::Store;
+
+/// The cgroup under which every zone's group lives.
+pub const CGROUP_PARENT: &str = "basalt";
+/// The cgroup file system's mount point.
+pub const CGROUP_MOUNT: &str = "/sys/fs/cgroup";
+/// How long a graceful stop may take before the init is killed (SmartOS
+/// halts an OS zone after 60 seconds).
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(60);
+/// The most console output kept on disk; the log starts over past it.
+const CONSOLE_LOG_MAX: u64 = 1 << 20;
+
+/// The host's cgroups for zones.
+pub fn cgroups() -> Result<Cgroups, cgroup::CgroupError> {
+    Cgroups::detect(Path::new(CGROUP_MOUNT), CGROUP_PARENT)
+}
+
+/// The init's signals for halt and reboot, after what the init is.
+fn init_signals(init: &ProcId) -> (i32, i32) {
+    let exe = fs::read_link(format!("/proc/{}/exe", init.pid)).unwrap_or_default();
+    if exe.to_string_lossy().contains("systemd") {
+        (libc::SIGRTMIN() + 4, libc::SIGINT)
+    } else {
+        (libc::SIGUSR2, libc::SIGTERM)
+    }
+}
+
+/// Runs the supervisor of instance `uuid` until its zone has stopped.
+/// `exe` is this binary (it runs the boot stages); `ready` is where the
+/// one readiness line goes. Returns the process's exit status.
+pub fn run(paths: &Paths, uuid: &VmUuid, exe: &Path, ready: File) -> i32 {
+    let mut ready = Some(ready);
+    let mut say = |line: &str| {
+        if let Some(mut r) = ready.take() {
+            let _ = writeln!(r, "{line}");
+        }
+    };
+    let mut sup = match Supervisor::new(paths, uuid, exe) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "supervisor could not start");
+            say(&format!("error: {e}"));
+            return 1;
+        }
+    };
+    match sup.boot() {
+        Ok(pid) => say(&format!("running {pid}")),
+        Err(e) => {
+            tracing::error!(error = %e, "boot failed");
+            say(&format!("error: {e}"));
+            sup.finish(None);
+            return 1;
+        }
+    }
+    let status = sup.watch();
+    sup.finish(status);
+    0
+}
+
+struct Supervisor {
+    paths: Paths,
+    uuid: VmUuid,
+    exe: PathBuf,
+    vm: Map<String, Value>,
+    cgroups: Cgroups,
+    signals: SignalFd,
+    console: OwnedFd,
+    console_tty: OwnedFd,
+    console_path: PathBuf,
+    listener: UnixListener,
+    client: Option<UnixStream>,
+    log: Option<File>,
+    init: Option<(Booted, ProcId)>,
+    record: Record,
+    deadline: Option<Instant>,
+    rebooting: bool,
+}
+
+impl Supervisor {
+    fn new(paths: &Paths, uuid: &VmUuid, exe: &Path) -> Result<Supervisor, String> {
+        let _ = nix::unistd::setsid();
+        nix::sys::prctl::set_child_subreaper(true)
+            .map_err(|e| format!("become a subreaper: {e}"))?;
+        let mut mask = SigSet::empty();
+        for s in [
+            Signal::SIGCHLD,
+            Signal::SIGTERM,
+            Signal::SIGUSR1,
+            Signal::SIGUSR2,
+            Signal::SIGINT,
+            Signal::SIGHUP,
+            Signal::SIGPIPE,
+        ] {
+            mask.add(s);
+        }
+        mask.thread_block()
+            .map_err(|e| format!("block signals: {e}"))?;
+        let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+            .map_err(|e| format!("signalfd: {e}"))?;
+        let vm = Store::new(paths.clone())
+            .read(uuid)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("zoneadm: {uuid}: No such zone configured"))?;
+        let cgroups = cgroups().map_err(|e| e.to_string())?;
+        let pty = nix::pty::openpty(None, None).map_err(|e| format!("open a console pty: {e}"))?;
+        let console_path =
+            nix::unistd::ttyname(&pty.slave).map_err(|e| format!("name the console: {e}"))?;
+        let sock = paths.zone_console(uuid);
+        if let Some(dir) = sock.parent() {
+            fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        let _ = fs::remove_file(&sock);
+        let listener =
+            UnixListener::bind(&sock).map_err(|e| format!("listen on {}: {e}", sock.display()))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| format!("console socket: {e}"))?;
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(paths.zone_console_log(uuid))
+            .ok();
+        let me = ProcId::current();
+        Ok(Supervisor {
+            paths: paths.clone(),
+            uuid: uuid.clone(),
+            exe: exe.to_owned(),
+            vm,
+            cgroups,
+            signals,
+            console: pty.master,
+            console_tty: pty.slave,
+            console_path,
+            listener,
+            client: None,
+            log,
+            init: None,
+            record: Record {
+                phase: Phase::Ready,
+                supervisor: me,
+                init: None,
+                boot_timestamp: None,
+                exit_status: None,
+                exit_timestamp: None,
+            },
+            deadline: None,
+            rebooting: false,
+        })
+    }
+
+    fn save(&self) {
+        if let Err(e) = self.record.write(&self.paths.zone_runtime(&self.uuid)) {
+            tracing::error!(error = %e, "cannot write the runtime record");
+        }
+    }
+
+    fn spec(&self) -> Result<ZoneSpec, String> {
+        let ids = super::id_map(&self.vm)
+            .ok_or_else(|| "the instance has no id range (zone_id_base)".to_owned())?;
+        let mounts = if brand_of(&self.vm) == basalt_model::Brand::Lx {
+            self.cgroups
+                .zone_mounts()
+                .into_iter()
+                .map(|m| CgroupMount {
+                    target: m.target.display().to_string(),
+                    fstype: m.fstype.to_owned(),
+                    data: m.data,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(zone_spec(
+            &self.paths,
+            &self.uuid,
+            &self.vm,
+            ids,
+            Some(self.console_path.clone()),
+            mounts,
+        ))
+    }
+
+    /// Makes the cgroups and boots the zone; returns the init's pid.
+    fn boot(&mut self) -> Result<i32, String> {
+        self.record.phase = Phase::Ready;
+        self.save();
+        let spec = self.spec()?;
+        let limits = Limits::from_vm(&self.vm).map_err(|e| e.to_string())?;
+        let name = self.uuid.as_str();
+        self.cgroups.create(name).map_err(|e| e.to_string())?;
+        let settings = cgroup::plan(&limits, self.cgroups.backend());
+        let skipped = self
+            .cgroups
+            .apply(name, &settings)
+            .map_err(|e| e.to_string())?;
+        for s in skipped {
+            tracing::warn!(file = s.file, "not enforced on this host");
+        }
+        if brand_of(&self.vm) == basalt_model::Brand::Lx {
+            self.cgroups
+                .delegate(
+                    name,
+                    nix::unistd::Uid::from_raw(spec.ids.base),
+                    nix::unistd::Gid::from_raw(spec.ids.base),
+                )
+                .map_err(|e| e.to_string())?;
+        }
+        let booted = boot::boot(
+            &spec,
+            &self.cgroups,
+            &self.exe,
+            Some(self.console_tty.as_fd()),
+        )
+        .map_err(|e| e.to_string())?;
+        let id = ProcId::of(booted.pid).ok_or("the zone's init vanished at once")?;
+        let pid = booted.pid;
+        self.init = Some((booted, id));
+        self.record.phase = Phase::Running;
+        self.record.init = Some(id);
+        self.record.boot_timestamp = Some(now_iso());
+        self.save();
+        tracing::info!(pid, "zone running");
+        Ok(pid)
+    }
+
+    fn signal_init(&self, signo: i32) {
+        if let Some((booted, _)) = &self.init
+            && let Err(e) = basalt_zone::sys::pidfd_signal(booted.pidfd.as_fd(), signo)
+        {
+            tracing::warn!(signo, error = %e, "cannot signal the init");
+        }
+    }
+
+    /// Watches the zone until it has stopped; returns the init's last
+    /// exit status.
+    fn watch(&mut self) -> Option<i32> {
+        loop {
+            let timeout = match self.deadline {
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    PollTimeout::try_from(left.as_millis().min(60_000) as i32)
+                        .unwrap_or(PollTimeout::MAX)
+                }
+                None => PollTimeout::NONE,
+            };
+            let mut fds = vec![
+                PollFd::new(self.signals.as_fd(), PollFlags::POLLIN),
+                PollFd::new(self.console.as_fd(), PollFlags::POLLIN),
+                PollFd::new(self.listener.as_fd(), PollFlags::POLLIN),
+            ];
+            if let Some(c) = &self.client {
+                fds.push(PollFd::new(c.as_fd(), PollFlags::POLLIN));
+            }
+            match poll(&mut fds, timeout) {
+                Ok(_) => {}
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => {
+                    tracing::error!(error = %e, "poll");
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+            let ready: Vec<bool> = fds
+                .iter()
+                .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+                .collect();
+            drop(fds);
+            if ready[1] {
+                self.pump_console();
+            }
+            if ready[2] {
+                self.accept_client();
+            }
+            if ready.get(3).copied().unwrap_or(false) {
+                self.pump_client();
+            }
+            if let Some(d) = self.deadline
+                && Instant::now() >= d
+            {
+                tracing::warn!("the init did not stop in time: killing it");
+                self.signal_init(libc::SIGKILL);
+                self.deadline = None;
+            }
+            if ready[0]
+                && let Some(status) = self.handle_signals()
+            {
+                return status;
+            }
+        }
+    }
+
+    /// Handles pending signals; `Some` once the zone has stopped for good.
+    fn handle_signals(&mut self) -> Option<Option<i32>> {
+        while let Ok(Some(info)) = self.signals.read_signal() {
+            match Signal::try_from(info.ssi_signo as i32) {
+                Ok(Signal::SIGTERM | Signal::SIGINT) => self.stop(false),
+                Ok(Signal::SIGUSR1) => self.stop(true),
+                Ok(Signal::SIGUSR2) => {
+                    self.rebooting = true;
+                    self.signal_init(libc::SIGKILL);
+                }
+                Ok(Signal::SIGCHLD) => {
+                    if let Some(done) = self.reap() {
+                        return Some(done);
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    fn stop(&mut self, reboot: bool) {
+        let Some((_, id)) = &self.init else { return };
+        let (halt, restart) = init_signals(id);
+        self.rebooting = reboot;
+        self.record.phase = Phase::ShuttingDown;
+        self.save();
+        self.signal_init(if reboot { restart } else { halt });
+        self.deadline = Some(Instant::now() + STOP_TIMEOUT);
+    }
+
+    /// Reaps exited children; when the init has exited, tears the zone
+    /// down and either boots it again or reports it stopped.
+    fn reap(&mut self) -> Option<Option<i32>> {
+        loop {
+            let status = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) | Err(_) => return None,
+                Ok(s) => s,
+            };
+            let init_pid = self.init.as_ref().map(|(b, _)| b.pid);
+            let (pid, code, rebooted) = match status {
+                WaitStatus::Exited(pid, code) => (pid.as_raw(), code, false),
+                WaitStatus::Signaled(pid, sig, _) => {
+                    (pid.as_raw(), 128 + sig as i32, sig == Signal::SIGHUP)
+                }
+                _ => continue,
+            };
+            if Some(pid) != init_pid {
+                continue;
+            }
+            tracing::info!(pid, code, "the zone's init exited");
+            self.init = None;
+            self.deadline = None;
+            self.record.init = None;
+            self.record.exit_status = Some(code);
+            self.record.exit_timestamp = Some(now_iso());
+            self.teardown();
+            if rebooted || self.rebooting {
+                self.rebooting = false;
+                match self.reload().and_then(|()| self.boot()) {
+                    Ok(_) => continue,
+                    Err(e) => tracing::error!(error = %e, "reboot failed"),
+                }
+            }
+            return Some(Some(code));
+        }
+    }
+
+    /// Reads the configuration again (a reboot picks up changes).
+    fn reload(&mut self) -> Result<(), String> {
+        self.vm = Store::new(self.paths.clone())
+            .read(&self.uuid)
+            .map_err(|e| e.to_string())?
+            .ok_or("the instance's configuration is gone")?;
+        Ok(())
+    }
+
+    /// Removes the zone's cgroups once the kernel has ended the processes
+    /// the init left (its pid namespace's end kills them all).
+    fn teardown(&mut self) {
+        let name = self.uuid.as_str();
+        for _ in 0..500 {
+            match self.cgroups.remove(name) {
+                Ok(()) => return,
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+        tracing::error!("the zone's cgroups did not empty");
+    }
+
+    fn finish(&mut self, status: Option<i32>) {
+        if self.init.is_some() {
+            self.signal_init(libc::SIGKILL);
+            let _ = self.reap();
+        }
+        self.teardown();
+        self.record.phase = Phase::Stopped;
+        self.record.init = None;
+        if status.is_some() {
+            self.record.exit_status = status;
+        }
+        self.save();
+        let _ = fs::remove_file(self.paths.zone_console(&self.uuid));
+        tracing::info!("zone stopped");
+    }
+
+    fn pump_console(&mut self) {
+        let mut buf = [0u8; 4096];
+        let n = match nix::unistd::read(&self.console, &mut buf) {
+            Ok(n) if n > 0 => n,
+            _ => return,
+        };
+        if let Some(log) = &mut self.log {
+            if log.metadata().map(|m| m.len()).unwrap_or(0) > CONSOLE_LOG_MAX {
+                let _ = log.set_len(0);
+            }
+            let _ = log.write_all(&buf[..n]);
+        }
+        if let Some(c) = &mut self.client
+            && c.write_all(&buf[..n]).is_err()
+        {
+            self.client = None;
+        }
+    }
+
+    fn accept_client(&mut self) {
+        if let Ok((stream, _)) = self.listener.accept() {
+            let _ = stream.set_nonblocking(false);
+            let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+            // One console user at a time: the newest takes it over.
+            self.client = Some(stream);
+        }
+    }
+
+    fn pump_client(&mut self) {
+        let mut buf = [0u8; 1024];
+        let Some(c) = &mut self.client else { return };
+        match c.read(&mut buf) {
+            Ok(n) if n > 0 => {
+                let _ = nix::unistd::write(&self.console, &buf[..n]);
+            }
+            _ => self.client = None,
+        }
+    }
+}
+
+/// Reads a process's output line (the readiness protocol's reader side).
+pub fn read_ready(out: &mut impl Read) -> io::Result<String> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while out.read(&mut byte)? == 1 && byte[0] != b'\n' {
+        line.push(byte[0]);
+    }
+    Ok(String::from_utf8_lossy(&line).into_owned())
+}
