@@ -77,13 +77,11 @@ impl Zones {
         );
         let r = self.vmadm_stdin(&["create"], &payload);
         assert_eq!(r.code, 0, "create: {}", r.stderr);
-        let uuid = r
-            .stderr
+        r.stderr
             .strip_prefix("Successfully created VM ")
             .unwrap_or_else(|| panic!("create said {:?}", r.stderr))
             .trim()
-            .to_owned();
-        uuid
+            .to_owned()
     }
 
     fn get(&self, uuid: &str) -> Value {
