@@ -45,6 +45,27 @@ pub enum NodeError {
     /// No instance has this uuid (zoneadm's wording, which tools grep).
     #[error("zoneadm: {0}: No such zone configured")]
     NotFound(String),
+    /// A snapshot name outside vmadm's grammar.
+    #[error("Invalid snapshot name")]
+    InvalidSnapshotName,
+    /// Instances of this brand cannot be snapshotted.
+    #[error("snapshots for {0} VMs currently unsupported")]
+    SnapshotsUnsupported(String),
+    /// The instance has delegated datasets.
+    #[error("Cannot currently snapshot zones that have datasets")]
+    SnapshotWithDatasets,
+    /// The instance already has a snapshot of this name.
+    #[error("snapshot with name \"{0}\" already exists.")]
+    SnapshotExists(String),
+    /// The instance has no snapshot of this name.
+    #[error("No snapshot named \"{name}\" for {uuid}")]
+    NoSnapshot { name: String, uuid: String },
+    /// The instance's dataset is not on the pool (it is not installed).
+    #[error("dataset {dataset} of VM {uuid} does not exist: the instance is not installed")]
+    NoDataset { uuid: String, dataset: String },
+    /// A pool operation failed (ZFS's words).
+    #[error(transparent)]
+    Pool(#[from] basalt_pool::PoolError),
 }
 
 /// Every instance of a node.
@@ -61,7 +82,7 @@ pub struct Listing {
 pub struct Node {
     paths: Paths,
     config: NodeConfig,
-    store: Store,
+    pub(crate) store: Store,
 }
 
 /// The current time as vmadm writes it: ISO-8601 with milliseconds, UTC.
@@ -185,7 +206,9 @@ impl Node {
             .store
             .read(&id)?
             .ok_or_else(|| NodeError::NotFound(uuid.to_owned()))?;
-        Ok(self.object(&stored, &self.host_facts()?))
+        let mut vm = self.object(&stored, &self.host_facts()?);
+        self.show_snapshots(&mut vm)?;
+        Ok(vm)
     }
 
     fn facts_with_instances(&self) -> Result<HostFacts, NodeError> {
@@ -282,7 +305,7 @@ fn filesystem_sources(payload: &Map<String, Value>) -> Vec<String> {
         .collect()
 }
 
-fn parse_uuid(uuid: &str) -> Result<VmUuid, NodeError> {
+pub(crate) fn parse_uuid(uuid: &str) -> Result<VmUuid, NodeError> {
     uuid.parse()
         .map_err(|_| NodeError::NotFound(uuid.to_owned()))
 }

@@ -5,6 +5,7 @@
 mod commands;
 mod list;
 mod payload;
+mod snapshot;
 
 use std::process::ExitCode;
 
@@ -34,18 +35,20 @@ pub type Outcome = Result<(), Failure>;
 
 const COMMANDS: &str = "\
 create [-f <filename>]
+create-snapshot <uuid> <snapname>
 delete <uuid>
+delete-snapshot <uuid> <snapname>
 get <uuid>
 list [-p] [-H] [-o field,...] [-s field,...] [field=value ...]
 lookup [-j|-1] [-o field,...] [field=value ...]
+rollback-snapshot <uuid> <snapname>
 update <uuid> [-f <filename>]
  -or- update <uuid> property=value [property=value ...]
 validate create [-f <filename>]
 validate update <brand> [-f <filename>]
 
-Not available on this node yet: console, create-snapshot, delete-snapshot,
-events, info, install, kill, reboot, receive, reprovision, rollback-snapshot,
-send, start, stop, sysrq.";
+Not available on this node yet: console, events, info, install, kill, reboot,
+receive, reprovision, send, start, stop, sysrq.";
 
 fn usage(argv0: &str) -> String {
     format!("Usage: {argv0} <command> [options]\n\n{COMMANDS}")
@@ -53,8 +56,6 @@ fn usage(argv0: &str) -> String {
 
 const NOT_YET: &[&str] = &[
     "console",
-    "create-snapshot",
-    "delete-snapshot",
     "events",
     "info",
     "install",
@@ -63,7 +64,6 @@ const NOT_YET: &[&str] = &[
     "receive",
     "recv",
     "reprovision",
-    "rollback-snapshot",
     "send",
     "start",
     "boot",
@@ -124,6 +124,9 @@ fn dispatch(node: &Node, command: &str, args: &[String]) -> Outcome {
         "get" | "json" => commands::get(node, args),
         "update" => commands::update(node, args),
         "delete" | "destroy" => commands::delete(node, args),
+        "create-snapshot" => snapshot::run(node, snapshot::Verb::Create, args),
+        "delete-snapshot" => snapshot::run(node, snapshot::Verb::Delete, args),
+        "rollback-snapshot" => snapshot::run(node, snapshot::Verb::Rollback, args),
         "validate" => commands::validate(node, args),
         "list" => list::list(node, args),
         "lookup" => list::lookup(node, args),
