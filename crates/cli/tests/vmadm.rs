@@ -440,6 +440,71 @@ fn usage_and_unknown_commands() {
     assert_eq!(r.code, 0, "-d and -v are accepted everywhere");
 }
 
+/// The snapshot commands' usage errors (uuid first, then the count of
+/// arguments; exit 2 with the usage) and the refusals that need no pool.
+#[test]
+fn snapshot_commands_usage_and_refusals() {
+    let root = Root::with_examples();
+    let usage = |args: &[&str], first: &str| {
+        let r = root.vmadm(args, None);
+        assert_eq!((r.code, r.stdout.as_str()), (2, ""), "{args:?}");
+        let want = format!("{first}\nUsage: ");
+        assert!(r.stderr.starts_with(&want), "{args:?}: {}", r.stderr);
+    };
+    for cmd in ["create-snapshot", "delete-snapshot", "rollback-snapshot"] {
+        usage(&[cmd], &format!("Invalid or missing UUID for {cmd}"));
+        usage(
+            &[cmd, "web01", "s"],
+            &format!("Invalid or missing UUID for {cmd}"),
+        );
+        let wrong = format!("Wrong number of parameters to \"{cmd}\"");
+        usage(&[cmd, WEB01], &wrong);
+        usage(&[cmd, WEB01, "s", "t"], &wrong);
+    }
+    let help = root.vmadm(&["help"], None).stdout;
+    for line in [
+        "\ncreate-snapshot <uuid> <snapname>\n",
+        "\ndelete-snapshot <uuid> <snapname>\n",
+        "\nrollback-snapshot <uuid> <snapname>\n",
+    ] {
+        assert!(help.contains(line), "{help}");
+    }
+
+    let failed = |args: &[&str], stderr: &str| {
+        let r = root.vmadm(args, None);
+        assert_eq!(
+            (r.code, r.stdout.as_str(), r.stderr.as_str()),
+            (1, "", stderr),
+            "{args:?}"
+        );
+    };
+    let kvm = "c4f2e256-6842-425a-ae78-951962393fc8";
+    let delegated = "7c9bc5aa-d2e3-434c-b1df-23f99972d8e9";
+    failed(
+        &["create-snapshot", WEB01, "a b"],
+        "Invalid snapshot name\n",
+    );
+    failed(&["delete-snapshot", WEB01, ""], "Invalid snapshot name\n");
+    let long = "n".repeat(65);
+    failed(
+        &["rollback-snapshot", WEB01, &long],
+        "Invalid snapshot name\n",
+    );
+    let unsupported = "snapshots for kvm VMs currently unsupported\n";
+    failed(&["create-snapshot", kvm, "s"], unsupported);
+    failed(&["delete-snapshot", kvm, "s"], unsupported);
+    failed(&["rollback-snapshot", kvm, "s"], unsupported);
+    failed(
+        &["create-snapshot", delegated, "s"],
+        "Cannot currently snapshot zones that have datasets\n",
+    );
+    let unknown = "0b3ec7c4-3bb9-4c0f-a2b4-3c9a1e1c6f00";
+    failed(
+        &["create-snapshot", unknown, "s"],
+        &format!("zoneadm: {unknown}: No such zone configured\n"),
+    );
+}
+
 #[test]
 fn concurrent_updates_to_one_instance_all_land() {
     let root = Root::new();

@@ -53,6 +53,24 @@ pub enum NodeError {
     /// A lifecycle operation failed; the message is vmadm's.
     #[error("{0}")]
     Lifecycle(String),
+    /// A snapshot name outside vmadm's grammar.
+    #[error("Invalid snapshot name")]
+    InvalidSnapshotName,
+    /// Instances of this brand cannot be snapshotted.
+    #[error("snapshots for {0} VMs currently unsupported")]
+    SnapshotsUnsupported(String),
+    /// The instance has delegated datasets.
+    #[error("Cannot currently snapshot zones that have datasets")]
+    SnapshotWithDatasets,
+    /// The instance already has a snapshot of this name.
+    #[error("snapshot with name \"{0}\" already exists.")]
+    SnapshotExists(String),
+    /// The instance has no snapshot of this name.
+    #[error("No snapshot named \"{name}\" for {uuid}")]
+    NoSnapshot { name: String, uuid: String },
+    /// The instance's dataset is not on the pool (it is not installed).
+    #[error("dataset {dataset} of VM {uuid} does not exist: the instance is not installed")]
+    NoDataset { uuid: String, dataset: String },
 }
 
 /// Every instance of a node.
@@ -69,7 +87,7 @@ pub struct Listing {
 pub struct Node {
     paths: Paths,
     config: NodeConfig,
-    store: Store,
+    pub(crate) store: Store,
 }
 
 /// The current time as vmadm writes it: ISO-8601 with milliseconds, UTC.
@@ -228,7 +246,9 @@ impl Node {
             .store
             .read(&id)?
             .ok_or_else(|| NodeError::NotFound(uuid.to_owned()))?;
-        Ok(self.object(&stored, &self.host_facts()?))
+        let mut vm = self.object(&stored, &self.host_facts()?);
+        self.show_snapshots(&mut vm)?;
+        Ok(vm)
     }
 
     fn facts_with_instances(&self) -> Result<HostFacts, NodeError> {

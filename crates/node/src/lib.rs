@@ -8,6 +8,7 @@ pub mod fsutil;
 pub mod images;
 pub mod instances;
 pub mod paths;
+pub mod snapshots;
 pub mod storage;
 pub mod store;
 pub mod sysinfo;

@@ -88,11 +88,12 @@ pub fn lookup(node: &Node, args: &[String]) -> Outcome {
         return Err(Failure::Usage(ListError::OutputWithoutJson.to_string()));
     }
     let filters = parse_filters(&o.operands, FilterKind::Lookup).map_err(Failure::op)?;
-    let (vms, broken) = matching(node, &filters)?;
+    let (mut vms, broken) = matching(node, &filters)?;
     if o.has('1') && vms.len() != 1 {
         return Err(Failure::op(ListError::NotUnique { found: vms.len() }));
     }
     if json {
+        node.show_all_snapshots(&mut vms);
         let fields: Option<Vec<&str>> = o.value('o').map(|s| s.split(',').collect());
         let out: Vec<Value> = vms
             .iter()

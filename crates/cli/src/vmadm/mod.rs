@@ -6,6 +6,7 @@ mod commands;
 mod lifecycle;
 mod list;
 mod payload;
+mod snapshot;
 
 use std::process::ExitCode;
 
@@ -36,12 +37,15 @@ pub type Outcome = Result<(), Failure>;
 const COMMANDS: &str = "\
 console <uuid>
 create [-f <filename>]
+create-snapshot <uuid> <snapname>
 delete <uuid>
+delete-snapshot <uuid> <snapname>
 get <uuid>
 kill [-s SIGNAL|-SIGNAL] <uuid>
 list [-p] [-H] [-o field,...] [-s field,...] [field=value ...]
 lookup [-j|-1] [-o field,...] [field=value ...]
 reboot <uuid> [-F]
+rollback-snapshot <uuid> <snapname>
 start <uuid>
 stop <uuid> [-F]
 update <uuid> [-f <filename>]
@@ -49,23 +53,20 @@ update <uuid> [-f <filename>]
 validate create [-f <filename>]
 validate update <brand> [-f <filename>]
 
-Not available on this node yet: create-snapshot, delete-snapshot, events,
-info, install, receive, reprovision, rollback-snapshot, send, sysrq.";
+Not available on this node yet: events, info, install, receive, reprovision,
+send, sysrq.";
 
 fn usage(argv0: &str) -> String {
     format!("Usage: {argv0} <command> [options]\n\n{COMMANDS}")
 }
 
 const NOT_YET: &[&str] = &[
-    "create-snapshot",
-    "delete-snapshot",
     "events",
     "info",
     "install",
     "receive",
     "recv",
     "reprovision",
-    "rollback-snapshot",
     "send",
     "sysrq",
 ];
@@ -122,6 +123,9 @@ fn dispatch(node: &Node, command: &str, args: &[String]) -> Outcome {
         "get" | "json" => commands::get(node, args),
         "update" => commands::update(node, args),
         "delete" | "destroy" => commands::delete(node, args),
+        "create-snapshot" => snapshot::run(node, snapshot::Verb::Create, args),
+        "delete-snapshot" => snapshot::run(node, snapshot::Verb::Delete, args),
+        "rollback-snapshot" => snapshot::run(node, snapshot::Verb::Rollback, args),
         "validate" => commands::validate(node, args),
         "list" => list::list(node, args),
         "lookup" => list::lookup(node, args),
