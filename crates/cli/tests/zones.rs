@@ -6,11 +6,12 @@ mod common;
 
 use std::path::Path;
 
-use common::images::minimal_image;
+use common::images::{cached_image, minimal_image};
 use common::{Root, Run};
 use serde_json::Value;
 
 const MINIMAL: &str = "274bb020-dded-4b53-a848-94609d9dc815";
+const DEBIAN: &str = "8b5c65fe-dbf4-4fbb-a5ee-b496d0bdd71a";
 
 /// A root with the minimal image installed; deletes every instance when
 /// dropped (before the root unmounts its pool).
@@ -20,9 +21,25 @@ struct Zones {
 
 impl Zones {
     fn new(test: &str) -> Zones {
-        let root = Root::new(test);
-        let (manifest, file) = minimal_image();
-        let r = root.run(
+        Zones::with_pool(test, "1G")
+    }
+
+    /// A root whose pool file is `size` (sparse) rather than 1 GiB.
+    fn with_pool(test: &str, size: &str) -> Zones {
+        let z = Zones {
+            root: Root::new(test),
+        };
+        std::fs::write(
+            z.path().join("usbkey/config"),
+            format!("pool_file_size={size}\n"),
+        )
+        .unwrap();
+        z.install(minimal_image());
+        z
+    }
+
+    fn install(&self, (manifest, file): (std::path::PathBuf, std::path::PathBuf)) {
+        let r = self.root.run(
             env!("CARGO_BIN_EXE_imgadm"),
             &[
                 "install",
@@ -33,7 +50,6 @@ impl Zones {
             ],
         );
         assert_eq!(r.code, 0, "{}", r.stderr);
-        Zones { root }
     }
 
     fn vmadm(&self, args: &[&str]) -> Run {
@@ -302,4 +318,233 @@ fn parallel_creates_of_one_image_all_run() {
         bases.insert(host_uid_of(pid));
     }
     assert_eq!(bases.len(), 20, "every zone has its own id range");
+}
+
+/// Polls `f` every 50 ms for up to `secs` seconds until it holds.
+fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    for _ in 0..secs * 20 {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    false
+}
+
+#[test]
+fn a_debian_lx_zone_boots_systemd_and_stops_cleanly() {
+    let z = Zones::new("zone-lx");
+    z.install(cached_image("debian"));
+    let r = z.vmadm_stdin(
+        &["create"],
+        &format!(
+            r#"{{"brand": "lx", "kernel_version": "6.1.0", "image_uuid": "{DEBIAN}", "hostname": "deb1", "max_physical_memory": 512}}"#
+        ),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let uuid = r.stderr.trim().rsplit(' ').next().unwrap().to_owned();
+    // systemd reaches its default target: `is-system-running --wait`
+    // returns once start-up is over, with `running` (or `degraded` when a
+    // unit failed, which is reported below).
+    // Until systemd listens on its socket, systemctl cannot ask it.
+    let mut r = z.zlogin(&uuid, "true");
+    let up = eventually(60, || {
+        r = z.zlogin(
+            &uuid,
+            "systemctl is-system-running --wait; systemctl --failed --no-legend",
+        );
+        !r.stderr.contains("Failed to connect to bus")
+    });
+    assert!(up, "systemd never answered: {}", r.stderr);
+    assert_eq!(
+        r.stdout.lines().next(),
+        Some("running"),
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
+    assert_eq!(z.zlogin(&uuid, "hostname").stdout, "deb1\n");
+    assert_eq!(z.zlogin(&uuid, "id -u").stdout, "0\n");
+    let pid = z.get(&uuid)["pid"].as_u64().unwrap();
+    assert!(host_uid_of(pid) >= 1 << 20);
+
+    // A graceful stop: systemd powers off by itself, well within the
+    // timeout, and the init's end is a clean one.
+    let r = z.vmadm(&["stop", &uuid]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let vm = z.get(&uuid);
+    assert_eq!(vm["state"], "stopped");
+    assert_eq!(vm["exit_status"], 0, "systemd was not killed");
+    let log = std::fs::read_to_string(z.path().join(format!("var/basalt/run/{uuid}.console.log")))
+        .unwrap_or_default();
+    assert!(
+        log.contains("System Power Off") || log.contains("Power-Off"),
+        "{log}"
+    );
+}
+
+#[test]
+fn limits_hold_and_change_live() {
+    let z = Zones::new("zone-limits");
+    let uuid = z.create(r#", "max_physical_memory": 64, "max_lwps": 30, "cpu_cap": 50"#);
+
+    // A memory hog dies at max_physical_memory; the zone lives on.
+    let r = z.zlogin(&uuid, "head -c 300m /dev/zero | tail > /dev/null; echo $?");
+    assert_ne!(
+        r.stdout.trim(),
+        "0",
+        "the hog was not stopped: {}",
+        r.stderr
+    );
+    assert_eq!(z.state(&uuid), "running");
+    let oom = std::fs::read_to_string(format!(
+        "/sys/fs/cgroup/memory/basalt/{uuid}/memory.oom_control"
+    ))
+    .unwrap();
+    assert!(
+        oom.contains("oom_kill ") && !oom.contains("oom_kill 0"),
+        "{oom}"
+    );
+
+    // A fork bomb stops at max_lwps (counted from the host: inside, even
+    // `ls` cannot fork once the zone is at its limit).
+    let pids = |f: &str| {
+        std::fs::read_to_string(format!("/sys/fs/cgroup/pids/basalt/{uuid}/{f}")).unwrap()
+    };
+    let bomb = "i=0; while [ $i -lt 60 ]; do sleep 3 & i=$((i+1)); done 2>/dev/null; true";
+    z.zlogin(&uuid, bomb);
+    let n: u32 = pids("pids.current").trim().parse().unwrap();
+    assert!(n <= 30, "{n} processes under max_lwps=30");
+    assert!(
+        !pids("pids.events").contains("max 0"),
+        "the limit was never hit"
+    );
+    // Raised live, the same bomb gets further.
+    let r = z.vmadm(&["update", &uuid, "max_lwps=100"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(pids("pids.max").trim(), "100");
+    assert!(eventually(10, || pids("pids.current").trim() == "1"));
+    z.zlogin(&uuid, bomb);
+    let n: u32 = pids("pids.current").trim().parse().unwrap();
+    assert!(n > 30, "only {n} processes after max_lwps=100");
+
+    // cpu_cap=50 holds a busy loop near half a CPU: the CPU time the
+    // zone's group used over two seconds of wall time, with wide bounds (a
+    // loaded build machine may give it less; more means no cap).
+    let host = |f: &str| std::fs::read_to_string(format!("/sys/fs/cgroup/{f}")).unwrap();
+    assert_eq!(
+        host(&format!("cpu/basalt/{uuid}/cpu.cfs_quota_us")).trim(),
+        "50000"
+    );
+    let used = || -> f64 {
+        host(&format!("cpuacct/basalt/{uuid}/cpuacct.usage"))
+            .trim()
+            .parse::<f64>()
+            .unwrap()
+            / 1e9
+    };
+    let (cpu0, wall0) = (used(), std::time::Instant::now());
+    z.zlogin(&uuid, "timeout 2 sh -c 'while :; do :; done'");
+    let share = (used() - cpu0) / wall0.elapsed().as_secs_f64();
+    assert!(
+        (0.2..=0.65).contains(&share),
+        "the zone used {share:.2} of a CPU"
+    );
+    let throttled = host(&format!("cpu/basalt/{uuid}/cpu.stat"));
+    assert!(!throttled.contains("nr_throttled 0"), "{throttled}");
+    // Raised live to 200, the cap is the new quota.
+    let r = z.vmadm(&["update", &uuid, "cpu_cap=200"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let cap = z.root.run(
+        "cat",
+        &[&format!(
+            "/sys/fs/cgroup/cpu/basalt/{uuid}/cpu.cfs_quota_us"
+        )],
+    );
+    assert_eq!(cap.stdout.trim(), "200000");
+}
+
+#[test]
+fn quota_stops_writes_with_edquot_and_changes_live() {
+    // A pool larger than the quota, so that the quota stops the writes.
+    let z = Zones::with_pool("zone-quota", "3G");
+    let uuid = z.create(r#", "quota": 1"#);
+    let r = z.zlogin(&uuid, "dd if=/dev/zero of=/big bs=1M count=1200 2>&1; sync");
+    assert!(r.stdout.contains("Disk quota exceeded"), "{}", r.stdout);
+    z.zlogin(&uuid, "rm -f /big; sync");
+    let r = z.vmadm(&["update", &uuid, "quota=0"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = z.zlogin(
+        &uuid,
+        "dd if=/dev/zero of=/big bs=1M count=1100 2>&1; echo rc=$?; rm -f /big",
+    );
+    assert!(r.stdout.contains("rc=0"), "{}", r.stdout);
+}
+
+#[test]
+fn escape_attempts_fail() {
+    let z = Zones::new("zone-escape");
+    let a = z.create(r#", "alias": "a""#);
+    let b = z.create(r#", "alias": "b""#);
+    let b_pid = z.get(&b)["pid"].as_u64().unwrap();
+    std::fs::write(
+        z.path().join(format!("zones/{b}/root/root/secret")),
+        "b's secret",
+    )
+    .unwrap();
+    let sup = std::fs::read_to_string(z.path().join(format!("var/basalt/run/{a}.json"))).unwrap();
+    let sup: Value = serde_json::from_str(&sup).unwrap();
+    let sup_pid = sup["supervisor"]["pid"].as_u64().unwrap();
+    let loop_dev = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .find(|l| l.contains(&format!("{}/zones ", z.path().display())))
+        .and_then(|l| l.split(" - ").nth(1))
+        .and_then(|l| l.split(' ').nth(1))
+        .unwrap()
+        .to_owned();
+    for (what, cmd) in [
+        ("create a device node", "mknod /tmp/disk b 7 0".to_owned()),
+        (
+            "mount the host's pool device",
+            format!("mkdir -p /mnt; mount {loop_dev} /mnt"),
+        ),
+        (
+            "mount a new proc over /mnt",
+            "mount -t sysfs sysfs /mnt && echo 1 > /mnt/kernel/mm/ksm/run".into(),
+        ),
+        (
+            "write /proc/sys",
+            "echo 3 > /proc/sys/vm/drop_caches".into(),
+        ),
+        ("write /sys", "echo 1 > /sys/kernel/mm/ksm/run".into()),
+        (
+            "load a module",
+            "insmod /nonexistent.ko 2>&1 | grep -q 'not permitted' && false || modprobe -q dummy"
+                .into(),
+        ),
+        (
+            "read another zone's files",
+            format!("cat /zones/{b}/root/root/secret || cat /proc/{b_pid}/root/root/secret"),
+        ),
+        ("signal a host process", format!("kill -0 {sup_pid}")),
+        (
+            "see the host's processes",
+            format!("test -e /proc/{sup_pid}"),
+        ),
+        (
+            "set the clock",
+            "date -s 2001-01-01 && [ $(date +%Y) = 2001 ]".into(),
+        ),
+        ("reboot the host", "echo b > /proc/sysrq-trigger".into()),
+    ] {
+        let r = z.zlogin(&a, &cmd);
+        assert_ne!(
+            r.code, 0,
+            "{what} succeeded: {cmd}\n{}{}",
+            r.stdout, r.stderr
+        );
+    }
+    assert_eq!(z.state(&a), "running");
+    assert_eq!(z.state(&b), "running");
 }

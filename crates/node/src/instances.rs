@@ -457,6 +457,7 @@ impl Node {
         };
         let updated = update::update(&current, payload, &facts, &now_iso(), &mut OsEntropy)?;
         if !updated.changes.is_empty() {
+            self.apply_live(&id, &stored, &updated.vm)?;
             self.store.write(&id, &updated.vm, &lock)?;
         }
         Ok(updated)

@@ -9,8 +9,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use basalt_model::VmUuid;
+use basalt_zone::cgroup::{self, Limits};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::runtime::{Phase, ProcId, Record};
 use super::supervisor::{STOP_TIMEOUT, read_ready};
@@ -240,6 +241,41 @@ impl Node {
         Err(NodeError::Lifecycle(
             "the zone did not reboot in time".into(),
         ))
+    }
+
+    /// Makes an update's resource changes take effect at once: the
+    /// cgroup limits of a running zone (in an order the kernel accepts)
+    /// and the dataset's quota. The rest applies at the next boot.
+    pub(crate) fn apply_live(
+        &self,
+        id: &VmUuid,
+        old: &Map<String, Value>,
+        new: &Map<String, Value>,
+    ) -> Result<(), NodeError> {
+        let fail = |e: &dyn std::fmt::Display| NodeError::Lifecycle(e.to_string());
+        if self
+            .live_record(id)
+            .is_some_and(|r| r.phase == Phase::Running)
+            && let (Ok(before), Ok(after)) = (Limits::from_vm(old), Limits::from_vm(new))
+            && before != after
+        {
+            let cgroups = super::supervisor::cgroups().map_err(|e| fail(&e))?;
+            let settings = cgroup::plan_update(&before, &after, cgroups.backend());
+            cgroups
+                .apply(id.as_str(), &settings)
+                .map_err(|e| fail(&e))?;
+        }
+        let quota = |vm: &Map<String, Value>| vm.get("quota").and_then(Value::as_u64).unwrap_or(0);
+        if quota(old) != quota(new) {
+            let pool = self.pool()?;
+            let name = format!("{}/{id}", pool.name());
+            if pool.exists(&name) {
+                let dataset = basalt_pool::DatasetName::parse(&name).map_err(|e| fail(&e))?;
+                let q = quota(new);
+                pool.set_quota(&dataset, (q > 0).then_some(q << 30))?;
+            }
+        }
+        Ok(())
     }
 
     /// Sends a signal to a zone's init (`vmadm kill`).

@@ -370,6 +370,10 @@ impl Supervisor {
             let init_pid = self.init.as_ref().map(|(b, _)| b.pid);
             let (pid, code, rebooted) = match status {
                 WaitStatus::Exited(pid, code) => (pid.as_raw(), code, false),
+                // reboot(2) in a pid namespace ends its init with SIGINT
+                // (halt, power off: a clean stop, status 0) or SIGHUP
+                // (restart).
+                WaitStatus::Signaled(pid, Signal::SIGINT, _) => (pid.as_raw(), 0, false),
                 WaitStatus::Signaled(pid, sig, _) => {
                     (pid.as_raw(), 128 + sig as i32, sig == Signal::SIGHUP)
                 }
