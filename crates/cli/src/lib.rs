@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod basaltd;
 pub mod getopt;
 pub mod imgadm;
 pub mod log;

@@ -548,3 +548,81 @@ fn escape_attempts_fail() {
     assert_eq!(z.state(&a), "running");
     assert_eq!(z.state(&b), "running");
 }
+
+/// basaltd, started in the root; returns it and its ready line.
+fn basaltd(z: &Zones) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = z
+        .root
+        .command(env!("CARGO_BIN_EXE_basaltd"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (child, line)
+}
+
+fn sigkill(pid: u64) {
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+}
+
+#[test]
+fn basaltd_adopts_running_zones_and_autoboots_after_a_host_reboot() {
+    let z = Zones::new("zone-basaltd");
+    let a = z.create(r#", "alias": "a""#);
+    let b = z.create(r#", "alias": "b", "autoboot": false"#);
+    assert_eq!(z.state(&b), "stopped");
+    let a_pid = z.get(&a)["pid"].clone();
+
+    // First start: a runs and is adopted; b stays stopped (no autoboot).
+    let (mut d, ready) = basaltd(&z);
+    assert_eq!(
+        ready,
+        "basaltd: ready (1 adopted, 0 cleaned, 0 booted, 0 failed)\n"
+    );
+    // Killed and restarted: the zone is untouched, adopted again.
+    d.kill().unwrap();
+    d.wait().unwrap();
+    let (mut d, ready) = basaltd(&z);
+    assert_eq!(
+        ready,
+        "basaltd: ready (1 adopted, 0 cleaned, 0 booted, 0 failed)\n"
+    );
+    assert_eq!(z.get(&a)["pid"], a_pid);
+    d.kill().unwrap();
+    d.wait().unwrap();
+
+    // A simulated host reboot: every supervisor and zone gone, /run empty.
+    let record: Value = serde_json::from_str(
+        &std::fs::read_to_string(z.path().join(format!("var/basalt/run/{a}.json"))).unwrap(),
+    )
+    .unwrap();
+    sigkill(record["supervisor"]["pid"].as_u64().unwrap());
+    sigkill(a_pid.as_u64().unwrap());
+    std::fs::remove_dir_all(z.path().join("run")).unwrap();
+    assert!(
+        eventually(10, || z.state(&a) == "stopped"),
+        "{}",
+        z.state(&a)
+    );
+
+    let (mut d, ready) = basaltd(&z);
+    assert_eq!(
+        ready,
+        "basaltd: ready (0 adopted, 1 cleaned, 1 booted, 0 failed)\n"
+    );
+    let vm = z.get(&a);
+    assert_eq!(vm["state"], "running");
+    assert_ne!(vm["pid"], a_pid);
+    assert_eq!(z.state(&b), "stopped");
+    assert_eq!(z.zlogin(&a, "echo up").stdout, "up\n");
+    d.kill().unwrap();
+    d.wait().unwrap();
+}

@@ -117,6 +117,12 @@ impl Paths {
         self.state_dir().join("run")
     }
 
+    /// basaltd's record of the host boot whose autoboot it has done: in
+    /// /run, which a host reboot empties.
+    pub fn autoboot_marker(&self) -> PathBuf {
+        self.under("run/basalt/autoboot")
+    }
+
     /// A zone's runtime record, kept by its supervisor.
     pub fn zone_runtime(&self, uuid: &VmUuid) -> PathBuf {
         self.zone_run_dir().join(format!("{uuid}.json"))

@@ -2,6 +2,7 @@
 //! spec from its configuration, the per-zone supervisor, the runtime
 //! record it keeps, and vmadm's lifecycle verbs.
 
+pub mod daemon;
 mod lifecycle;
 pub mod runtime;
 pub mod spec;

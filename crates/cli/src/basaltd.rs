@@ -1,0 +1,91 @@
+//! `basaltd`, the node daemon: at start-up it adopts the zones whose
+//! supervisors still run, cleans what a crash left, and — once per host
+//! boot — boots every instance with `autoboot` set; then it stays, reaping
+//! the supervisors it started, until SIGTERM or SIGINT. Zones keep running
+//! when it stops: each has its own supervisor. vmadm never needs it.
+
+use std::process::ExitCode;
+
+use basalt_node::instances::Node;
+use basalt_node::paths::Paths;
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+
+/// Runs the daemon.
+pub fn main() -> ExitCode {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .try_init();
+    let mut mask = SigSet::empty();
+    for s in [
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGCHLD,
+        Signal::SIGHUP,
+    ] {
+        mask.add(s);
+    }
+    if let Err(e) = mask.thread_block() {
+        eprintln!("basaltd: cannot block signals: {e}");
+        return ExitCode::FAILURE;
+    }
+    let node = match Node::open(Paths::from_env()) {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("basaltd: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) = node.pool() {
+        eprintln!("basaltd: the pool is not available: {e}");
+        return ExitCode::FAILURE;
+    }
+    match node.startup() {
+        Ok(report) => {
+            for u in &report.adopted {
+                tracing::info!(vm_uuid = %u, "adopted a running zone");
+            }
+            for u in &report.cleaned {
+                tracing::warn!(vm_uuid = %u, "its supervisor was gone: cleaned up");
+            }
+            for u in &report.booted {
+                tracing::info!(vm_uuid = %u, "booted (autoboot)");
+            }
+            for (u, e) in &report.failed {
+                tracing::error!(vm_uuid = %u, error = %e, "could not recover or boot");
+            }
+            println!(
+                "basaltd: ready ({} adopted, {} cleaned, {} booted, {} failed)",
+                report.adopted.len(),
+                report.cleaned.len(),
+                report.booted.len(),
+                report.failed.len()
+            );
+        }
+        Err(e) => {
+            eprintln!("basaltd: start-up failed: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    loop {
+        match mask.wait() {
+            Ok(Signal::SIGCHLD) => reap(),
+            Ok(Signal::SIGTERM | Signal::SIGINT) => {
+                tracing::info!("stopping; zones keep running");
+                return ExitCode::SUCCESS;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Reaps the supervisors basaltd started that have ended.
+fn reap() {
+    while let Ok(status) = waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+        if status == WaitStatus::StillAlive {
+            break;
+        }
+    }
+}

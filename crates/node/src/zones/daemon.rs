@@ -1,0 +1,142 @@
+//! What basaltd does when it starts (SmartOS's autoboot after a host
+//! boot): zones whose supervisors still run are adopted as they are; what a
+//! crash left (a runtime record that says running with its supervisor
+//! gone, an orphaned init, cgroups) is cleaned up; and, once per host boot,
+//! every stopped instance with `autoboot` set is booted.
+
+use std::fs;
+use std::time::Duration;
+
+use basalt_model::VmUuid;
+use serde_json::Value;
+
+use super::runtime::Phase;
+use crate::instances::{Node, NodeError, now_iso};
+
+/// What start-up found and did, instance by instance.
+#[derive(Debug, Default)]
+pub struct Startup {
+    /// Zones whose supervisors still run.
+    pub adopted: Vec<String>,
+    /// Zones whose supervisor was gone: leftovers removed, now stopped.
+    pub cleaned: Vec<String>,
+    /// Zones booted because of `autoboot`.
+    pub booted: Vec<String>,
+    /// Zones that could not be cleaned or booted, and why.
+    pub failed: Vec<(String, String)>,
+    /// Whether this was the first start-up since the host booted.
+    pub first_since_boot: bool,
+}
+
+/// The kernel's id of the current host boot.
+fn boot_id() -> String {
+    fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default()
+}
+
+impl Node {
+    /// Adopts, cleans up and autoboots the node's zones (basaltd's start).
+    pub fn startup(&self) -> Result<Startup, NodeError> {
+        let mut report = Startup::default();
+        let marker = self.paths().autoboot_marker();
+        let boot = boot_id();
+        report.first_since_boot = fs::read_to_string(&marker)
+            .map(|s| s.trim() != boot)
+            .unwrap_or(true);
+        let mut ids = Vec::new();
+        for entry in self.store().list()? {
+            let Ok(vm) = entry else { continue };
+            let Some(uuid) = vm.get("uuid").and_then(Value::as_str) else {
+                continue;
+            };
+            let Ok(id) = uuid.parse::<VmUuid>() else {
+                continue;
+            };
+            ids.push((id, vm.get("autoboot") == Some(&Value::Bool(true))));
+        }
+        for (id, autoboot) in ids {
+            match self.recover(&id) {
+                Ok(Recovered::Running) => {
+                    report.adopted.push(id.to_string());
+                    continue;
+                }
+                Ok(Recovered::Cleaned) => report.cleaned.push(id.to_string()),
+                Ok(Recovered::Stopped) => {}
+                Err(e) => {
+                    report.failed.push((id.to_string(), e.to_string()));
+                    continue;
+                }
+            }
+            if autoboot && report.first_since_boot {
+                match self.start(id.as_str()) {
+                    Ok(_) => report.booted.push(id.to_string()),
+                    Err(e) => report.failed.push((id.to_string(), e.to_string())),
+                }
+            }
+        }
+        if let Some(dir) = marker.parent() {
+            let _ = fs::create_dir_all(dir);
+        }
+        crate::fsutil::write_atomic(&marker, boot.as_bytes(), 0o644)
+            .map_err(|e| NodeError::Lifecycle(format!("{}: {e}", marker.display())))?;
+        Ok(report)
+    }
+
+    /// Brings an instance's runtime state back to the truth.
+    fn recover(&self, id: &VmUuid) -> Result<Recovered, NodeError> {
+        let path = self.paths().zone_runtime(id);
+        let Some(mut record) = self.last_record(id) else {
+            return Ok(Recovered::Stopped);
+        };
+        if record.live() {
+            return Ok(if record.phase == Phase::Stopped {
+                Recovered::Stopped
+            } else {
+                Recovered::Running
+            });
+        }
+        if record.phase == Phase::Stopped {
+            return Ok(Recovered::Stopped);
+        }
+        // The supervisor is gone while its zone was up. An init that
+        // outlived it has no one to watch it: end it (the kernel ends its
+        // whole pid namespace with it), then remove the zone's cgroups.
+        let _lock = self.store().lock(id)?;
+        if let Some(init) = record.init.filter(|i| i.alive())
+            && let Ok(fd) = rustix::process::pidfd_open(
+                rustix::process::Pid::from_raw(init.pid).expect("a live pid"),
+                rustix::process::PidfdFlags::empty(),
+            )
+        {
+            let _ = basalt_zone::sys::pidfd_signal(std::os::fd::AsFd::as_fd(&fd), libc::SIGKILL);
+        }
+        if let Ok(cgroups) = super::supervisor::cgroups() {
+            let mut removed = cgroups.remove(id.as_str());
+            for _ in 0..200 {
+                if removed.is_ok() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+                removed = cgroups.remove(id.as_str());
+            }
+            removed.map_err(|e| NodeError::Lifecycle(e.to_string()))?;
+        }
+        let _ = fs::remove_file(self.paths().zone_console(id));
+        record.phase = Phase::Stopped;
+        record.init = None;
+        if record.exit_timestamp.is_none() {
+            record.exit_timestamp = Some(now_iso());
+        }
+        record
+            .write(&path)
+            .map_err(|e| NodeError::Lifecycle(format!("{}: {e}", path.display())))?;
+        Ok(Recovered::Cleaned)
+    }
+}
+
+enum Recovered {
+    Running,
+    Stopped,
+    Cleaned,
+}
