@@ -1,13 +1,23 @@
 //! vmadm driven as an operator drives it: the real binary against a
-//! relocated root holding the instances of `examples/`. Output, streams and
-//! exit codes are checked byte for byte (timestamps and generated MACs are
-//! masked).
+//! relocated root with its own pool (a 1 GiB loop file) holding the
+//! instances of `examples/`, as root. Output, streams and exit codes are
+//! checked byte for byte (timestamps and generated MACs are masked). Every
+//! test deletes what it made, even when it fails (the `Node` guard).
+
+mod common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
+
+use common::images::minimal_image;
+use serde_json::{Map, Value, json};
 
 const SERVER_UUID: &str = "9d2a7c3e-1b4f-4e6a-8c0d-5f3e2a1b0c9d";
+/// The minimal image (`images/build-minimal`), which the joyent examples use.
+const MINIMAL: &str = "274bb020-dded-4b53-a848-94609d9dc815";
+/// The image `examples/lx.json` names (the Debian image, `images/build-debian`).
+const LX_IMAGE: &str = "8b5c65fe-dbf4-4fbb-a5ee-b496d0bdd71a";
 
 struct Run {
     stdout: String,
@@ -15,40 +25,107 @@ struct Run {
     code: i32,
 }
 
-struct Root {
-    dir: tempfile::TempDir,
+/// A relocated root with its own pool (see `common::Root`) and a fixed
+/// node name and uuid. Dropped, it deletes every instance — the
+/// indestructible flags cleared first — before the pool is unmounted, so
+/// that no zone outlives its test.
+struct Node {
+    root: common::Root,
 }
 
-impl Root {
-    fn new() -> Root {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("usbkey")).unwrap();
-        std::fs::write(
-            dir.path().join("usbkey/config"),
-            format!("hostname=node0\nserver_uuid={SERVER_UUID}\n"),
-        )
-        .unwrap();
-        Root { dir }
+impl Node {
+    /// A root without images; its pool is made by the first command that
+    /// needs one.
+    fn new(test: &str) -> Node {
+        let root = common::Root::new(&format!("vmadm-{test}"));
+        let config = root.path().join("usbkey/config");
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&config)
+            .unwrap();
+        writeln!(file, "hostname=node0\nserver_uuid={SERVER_UUID}").unwrap();
+        Node { root }
     }
 
-    /// A root holding every valid example instance.
-    fn with_examples() -> Root {
-        let root = Root::new();
+    /// A root with the minimal image installed.
+    fn with_minimal(test: &str) -> Node {
+        let node = Node::new(test);
+        let (manifest, file) = minimal_image();
+        node.install_image(&manifest, &file);
+        node
+    }
+
+    /// A root holding every valid example instance, none of them booted
+    /// (`"autoboot": false` is added to each payload), so that what the
+    /// tests print does not depend on running zones.
+    fn with_examples(test: &str) -> Node {
+        let node = Node::with_minimal(test);
+        node.install_lx_stand_in();
         for file in examples() {
-            let r = root.vmadm(&["create", "-f", file.to_str().unwrap()], None);
-            assert_eq!(r.code, 0, "{}: {}", file.display(), r.stderr);
+            let r = node.create_example(&file, false);
+            let uuid = payload_of(&file)["uuid"].as_str().unwrap().to_owned();
+            assert_eq!(
+                (r.code, r.stderr.as_str()),
+                (0, format!("Successfully created VM {uuid}\n").as_str()),
+                "{}",
+                file.display()
+            );
         }
-        root
+        node
+    }
+
+    fn install_image(&self, manifest: &Path, file: &Path) {
+        let r = self.root.run(
+            env!("CARGO_BIN_EXE_imgadm"),
+            &[
+                "install",
+                "-m",
+                manifest.to_str().unwrap(),
+                "-f",
+                file.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(r.code, 0, "imgadm install: {}", r.stderr);
+    }
+
+    /// Installs an image of type `lx-dataset` under the uuid `lx.json`
+    /// names: the minimal image's file with its manifest rewritten. A
+    /// stand-in — a static busybox is no Linux distribution, and these
+    /// tests never boot it; the real lx image takes minutes to build.
+    fn install_lx_stand_in(&self) {
+        let (manifest, file) = minimal_image();
+        let mut m: Value =
+            serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+        m["uuid"] = json!(LX_IMAGE);
+        m["name"] = json!("basalt-minimal-as-lx");
+        m["type"] = json!("lx-dataset");
+        m["requirements"]["brand"] = json!("lx");
+        let dir = tempfile::Builder::new()
+            .prefix("basalt-vmadm-lx-image-")
+            .tempdir()
+            .unwrap();
+        let rewritten = dir.path().join("lx.imgmanifest");
+        std::fs::write(&rewritten, m.to_string()).unwrap();
+        self.install_image(&rewritten, &file);
+    }
+
+    /// Creates the instance of example `file`, its payload sent on stdin
+    /// with `autoboot` set as given.
+    fn create_example(&self, file: &Path, autoboot: bool) -> Run {
+        let mut payload = payload_of(file);
+        payload.insert("autoboot".into(), json!(autoboot));
+        self.vmadm(&["create"], Some(&Value::Object(payload).to_string()))
     }
 
     fn path(&self) -> &Path {
-        self.dir.path()
+        self.root.path()
     }
 
     fn vmadm(&self, args: &[&str], stdin: Option<&str>) -> Run {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_vmadm"))
+        let mut child = self
+            .root
+            .command(env!("CARGO_BIN_EXE_vmadm"))
             .args(args)
-            .env("BASALT_ROOT", self.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -62,6 +139,48 @@ impl Root {
             stdout: String::from_utf8(out.stdout).unwrap(),
             stderr: String::from_utf8(out.stderr).unwrap(),
             code: out.status.code().unwrap_or(-1),
+        }
+    }
+
+    fn get(&self, uuid: &str) -> Value {
+        let r = self.vmadm(&["get", uuid], None);
+        assert_eq!((r.code, r.stderr.as_str()), (0, ""), "vmadm get {uuid}");
+        serde_json::from_str(&r.stdout).unwrap()
+    }
+
+    /// Every dataset and snapshot on the pool.
+    fn datasets(&self) -> Vec<String> {
+        let listed = self
+            .root
+            .pooladm_ok(&["list", "-H", "-t", "all", "-o", "name"]);
+        listed.lines().map(str::to_owned).collect()
+    }
+
+    /// The instance configurations under `/etc/zones` (lock files aside).
+    fn configurations(&self) -> Vec<String> {
+        let mut names: Vec<String> = common::leftovers::names(&self.path().join("etc/zones"))
+            .into_iter()
+            .filter(|n| !n.ends_with(".lock"))
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let r = self.vmadm(&["list", "-H", "-o", "uuid"], None);
+        for uuid in r.stdout.lines() {
+            let _ = self.vmadm(
+                &[
+                    "update",
+                    uuid,
+                    "indestructible_zoneroot=false",
+                    "indestructible_delegated=false",
+                ],
+                None,
+            );
+            let _ = self.vmadm(&["delete", uuid], None);
         }
     }
 }
@@ -84,28 +203,34 @@ fn example(name: &str) -> String {
     examples_dir().join(name).to_str().unwrap().to_owned()
 }
 
-fn masked(text: &str, root: &Root) -> String {
+fn payload_of(file: &Path) -> Map<String, Value> {
+    serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap()
+}
+
+fn masked(text: &str, node: &Node) -> String {
     let ts = regex::Regex::new(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z").unwrap();
     let mac = regex::Regex::new(r#""mac": "[0-9a-f:]{17}""#).unwrap();
     let text = ts.replace_all(text, "<timestamp>");
     let text = mac.replace_all(&text, r#""mac": "<mac>""#);
-    text.replace(root.path().to_str().unwrap(), "<root>")
+    text.replace(node.path().to_str().unwrap(), "<root>")
 }
 
 const WEB01: &str = "08e6e27c-f4d6-439d-b644-adab04407a8c";
+const APP01: &str = "b9f4a0e7-b55b-46e2-9186-85b0570d2244";
+const KVM01: &str = "c4f2e256-6842-425a-ae78-951962393fc8";
 
 #[test]
 fn list_default_columns_and_sort() {
-    let root = Root::with_examples();
-    let r = root.vmadm(&["list"], None);
+    let node = Node::with_examples("list-default");
+    let r = node.vmadm(&["list"], None);
     assert_eq!((r.code, r.stderr.as_str()), (0, ""));
     insta::assert_snapshot!("list_default", r.stdout);
 }
 
 #[test]
 fn list_parsable_header_and_columns() {
-    let root = Root::with_examples();
-    let r = root.vmadm(
+    let node = Node::with_examples("list-parsable");
+    let r = node.vmadm(
         &[
             "list",
             "-p",
@@ -118,7 +243,7 @@ fn list_parsable_header_and_columns() {
     );
     assert_eq!(r.code, 0);
     insta::assert_snapshot!("list_parsable", r.stdout);
-    let r = root.vmadm(
+    let r = node.vmadm(
         &[
             "list",
             "-H",
@@ -134,11 +259,11 @@ fn list_parsable_header_and_columns() {
 
 #[test]
 fn list_filters() {
-    let root = Root::with_examples();
+    let node = Node::with_examples("list-filters");
     let aliases = |args: &[&str]| {
         let mut a = vec!["list", "-H", "-p", "-o", "alias"];
         a.extend_from_slice(args);
-        root.vmadm(&a, None).stdout
+        node.vmadm(&a, None).stdout
     };
     assert_eq!(aliases(&["brand=kvm"]), "kvm01\n");
     assert_eq!(aliases(&["alias=~^(WEB|db)"]), "web01\ndb01\n");
@@ -146,17 +271,17 @@ fn list_filters() {
     assert_eq!(aliases(&["type=BHYVE"]), "");
     assert_eq!(aliases(&["type=BHYV"]), "bhyve01\n");
     assert_eq!(aliases(&["ram=2048", "tags.role=legacy"]), "kvm01\n");
-    let r = root.vmadm(&["list", "bogus=1"], None);
+    let r = node.vmadm(&["list", "bogus=1"], None);
     assert_eq!(
         (r.code, r.stdout.as_str(), r.stderr.as_str()),
         (1, "", "Invalid filter key: \"bogus\"\n")
     );
-    let r = root.vmadm(&["list", "-o", "nics.*.ip"], None);
+    let r = node.vmadm(&["list", "-o", "nics.*.ip"], None);
     assert_eq!(
         (r.code, r.stderr.as_str()),
         (1, "Invalid order key: \"nics.*.ip\"\n")
     );
-    let r = root.vmadm(&["list", "-s", "nope"], None);
+    let r = node.vmadm(&["list", "-s", "nope"], None);
     assert_eq!(
         (r.code, r.stderr.as_str()),
         (1, "invalid sort field: nope\n")
@@ -165,29 +290,29 @@ fn list_filters() {
 
 #[test]
 fn lookup_forms() {
-    let root = Root::with_examples();
-    let r = root.vmadm(&["lookup", "brand=joyent"], None);
+    let node = Node::with_examples("lookup");
+    let r = node.vmadm(&["lookup", "brand=joyent"], None);
     assert_eq!(r.code, 0);
     insta::assert_snapshot!("lookup_uuids", r.stdout);
-    let r = root.vmadm(
+    let r = node.vmadm(
         &["lookup", "-j", "-o", "uuid,alias,type,ram", "alias=~01$"],
         None,
     );
     assert_eq!(r.code, 0);
     insta::assert_snapshot!("lookup_json_projected", r.stdout);
-    let r = root.vmadm(&["lookup", "-j", "alias=nothing"], None);
+    let r = node.vmadm(&["lookup", "-j", "alias=nothing"], None);
     assert_eq!((r.code, r.stdout.as_str()), (0, "[]\n"));
-    let r = root.vmadm(&["lookup", "-1", "alias=web01"], None);
+    let r = node.vmadm(&["lookup", "-1", "alias=web01"], None);
     assert_eq!(
         (r.code, r.stdout.as_str()),
         (0, format!("{WEB01}\n").as_str())
     );
-    let r = root.vmadm(&["lookup", "-1", "brand=joyent"], None);
+    let r = node.vmadm(&["lookup", "-1", "brand=joyent"], None);
     assert_eq!(
         (r.code, r.stderr.as_str()),
         (1, "Requested unique lookup but found 2 results.\n")
     );
-    let r = root.vmadm(&["lookup", "-o", "uuid"], None);
+    let r = node.vmadm(&["lookup", "-o", "uuid"], None);
     assert_eq!(r.code, 2);
     assert!(
         r.stderr
@@ -195,7 +320,7 @@ fn lookup_forms() {
         "{}",
         r.stderr
     );
-    let r = root.vmadm(&["lookup", "disks.0.bogus=1"], None);
+    let r = node.vmadm(&["lookup", "disks.0.bogus=1"], None);
     assert_eq!(
         (r.code, r.stderr.as_str()),
         (1, "Invalid lookup key: \"disks.0.bogus\"\n")
@@ -204,24 +329,24 @@ fn lookup_forms() {
 
 #[test]
 fn get_prints_the_whole_object() {
-    let root = Root::with_examples();
+    let node = Node::with_examples("get");
     for (name, uuid) in [
         ("get_joyent_minimal", WEB01),
         ("get_kvm", "c4f2e256-6842-425a-ae78-951962393fc8"),
         ("get_lx", "2bf4fba3-a3ff-43ef-8ed4-504d86e4eaba"),
     ] {
-        let r = root.vmadm(&["get", uuid], None);
+        let r = node.vmadm(&["get", uuid], None);
         assert_eq!((r.code, r.stderr.as_str()), (0, ""));
-        insta::assert_snapshot!(name, masked(&r.stdout, &root));
+        insta::assert_snapshot!(name, masked(&r.stdout, &node));
     }
     let missing = "00000000-1111-4222-8333-444444444444";
-    let r = root.vmadm(&["get", missing], None);
+    let r = node.vmadm(&["get", missing], None);
     assert_eq!((r.code, r.stdout.as_str()), (1, ""));
     assert_eq!(
         r.stderr,
         format!("zoneadm: {missing}: No such zone configured\n")
     );
-    let r = root.vmadm(&["get", "not-a-uuid"], None);
+    let r = node.vmadm(&["get", "not-a-uuid"], None);
     assert_eq!(r.code, 2);
     assert!(
         r.stderr
@@ -231,8 +356,8 @@ fn get_prints_the_whole_object() {
 
 #[test]
 fn validate_messages_and_codes() {
-    let root = Root::new();
-    let r = root.vmadm(
+    let node = Node::new("validate");
+    let r = node.vmadm(
         &["validate", "create", "-f", &example("joyent-minimal.json")],
         None,
     );
@@ -241,7 +366,7 @@ fn validate_messages_and_codes() {
         r.stderr,
         "VALID 'create' payload for joyent-minimal brand VMs.\n"
     );
-    let r = root.vmadm(
+    let r = node.vmadm(
         &[
             "validate",
             "create",
@@ -252,7 +377,7 @@ fn validate_messages_and_codes() {
     );
     assert_eq!(r.code, 1);
     insta::assert_snapshot!("validate_bad_values", r.stderr);
-    let r = root.vmadm(
+    let r = node.vmadm(
         &[
             "validate",
             "create",
@@ -265,7 +390,7 @@ fn validate_messages_and_codes() {
         (r.code, r.stderr.as_str()),
         (1, "{\n  \"bad_brand\": \"solaris10\"\n}\n")
     );
-    let r = root.vmadm(
+    let r = node.vmadm(
         &["validate", "update", "kvm"],
         Some(r#"{"alias": "x", "tmpfs": 5}"#),
     );
@@ -274,7 +399,7 @@ fn validate_messages_and_codes() {
         r.stderr,
         "{\n  \"bad_values\": [],\n  \"bad_properties\": [\n    \"tmpfs\"\n  ],\n  \"missing_properties\": []\n}\n"
     );
-    let r = root.vmadm(
+    let r = node.vmadm(
         &["validate", "update", "lx", "-f", "-"],
         Some(r#"{"alias": "x"}"#),
     );
@@ -282,23 +407,23 @@ fn validate_messages_and_codes() {
         (r.code, r.stderr.as_str()),
         (0, "VALID 'update' payload for lx brand VMs.\n")
     );
-    let r = root.vmadm(&["validate"], None);
+    let r = node.vmadm(&["validate"], None);
     assert_eq!(r.code, 2);
     assert!(
         r.stderr
             .starts_with("Will not validate without a valid action.\nUsage: ")
     );
-    let r = root.vmadm(&["validate", "update", "solaris"], None);
+    let r = node.vmadm(&["validate", "update", "solaris"], None);
     assert!(
         r.stderr
             .starts_with("Will not validate without a valid action and brand.\n")
     );
-    let r = root.vmadm(&["validate", "create", "-f", "/nonexistent.json"], None);
+    let r = node.vmadm(&["validate", "create", "-f", "/nonexistent.json"], None);
     assert_eq!(
         (r.code, r.stderr.as_str()),
         (1, "File: /nonexistent.json does not exist.\n")
     );
-    let r = root.vmadm(&["validate", "create"], Some("{not json"));
+    let r = node.vmadm(&["validate", "create"], Some("{not json"));
     assert_eq!(r.code, 1);
     assert!(
         r.stderr.starts_with("Invalid JSON payload: "),
@@ -307,18 +432,28 @@ fn validate_messages_and_codes() {
     );
 }
 
+/// The pool as an installed minimal image leaves it, nothing else.
+fn only_the_image() -> Vec<String> {
+    vec![
+        "zones".to_owned(),
+        format!("zones/{MINIMAL}"),
+        format!("zones/{MINIMAL}@final"),
+    ]
+}
+
 #[test]
 fn create_update_delete_round_trip() {
-    let root = Root::new();
-    let r = root.vmadm(&["create", "-f", &example("ansible.json")], None);
+    let node = Node::with_minimal("round-trip");
+    let r = node.vmadm(&["create", "-f", &example("ansible.json")], None);
     assert_eq!(r.code, 0);
     assert_eq!(r.stdout, "");
     assert_eq!(
-        r.stderr, "Successfully created VM b9f4a0e7-b55b-46e2-9186-85b0570d2244\n",
+        r.stderr,
+        format!("Successfully created VM {APP01}\n"),
         "keys dropped for the brand are logged, never printed"
     );
-    let uuid = "b9f4a0e7-b55b-46e2-9186-85b0570d2244";
-    let logs = std::fs::read_dir(root.path().join("var/log/vm/logs")).unwrap();
+    let uuid = APP01;
+    let logs = std::fs::read_dir(node.path().join("var/log/vm/logs")).unwrap();
     let logged: String = logs
         .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
         .collect();
@@ -326,13 +461,30 @@ fn create_update_delete_round_trip() {
         logged.contains("cpu_type") && logged.contains("\"WARN\""),
         "{logged}"
     );
-    let again = root.vmadm(&["create", "-f", &example("ansible.json")], None);
+
+    // Created means cloned from the image and booted (autoboot defaults
+    // to true).
+    let vm = node.get(uuid);
+    assert_eq!(vm["state"], "running");
+    assert_eq!(vm["zone_state"], "running");
+    assert_eq!(vm["server_uuid"], SERVER_UUID);
+    assert_eq!(vm["image_uuid"], MINIMAL);
+    let pid = vm["pid"].clone();
+    assert!(pid.is_u64(), "a running zone has a pid: {pid}");
+    let origin =
+        node.root
+            .pooladm_ok(&["list", "-H", "-o", "origin,quota", &format!("zones/{uuid}")]);
+    let origin: Vec<&str> = origin.split_whitespace().collect();
+    assert_eq!(origin, [format!("zones/{MINIMAL}@final").as_str(), "5G"]);
+
+    let again = node.vmadm(&["create", "-f", &example("ansible.json")], None);
     assert_eq!(
         (again.code, again.stderr.as_str()),
         (1, format!("VM with UUID {uuid} already exists\n").as_str())
     );
+    assert_eq!(node.get(uuid)["pid"], pid, "the running zone is untouched");
 
-    let r = root.vmadm(
+    let r = node.vmadm(
         &["update", uuid, "alias=app02", "max_physical_memory=1024"],
         None,
     );
@@ -340,45 +492,90 @@ fn create_update_delete_round_trip() {
         (r.code, r.stderr.as_str()),
         (0, format!("Successfully updated VM {uuid}\n").as_str())
     );
-    let r = root.vmadm(
+    let r = node.vmadm(
         &["update", uuid],
         Some(r#"{"set_tags": {"role": "app"}, "cpu_cap": 150}"#),
     );
     assert_eq!(r.code, 0);
-    let vm: serde_json::Value =
-        serde_json::from_str(&root.vmadm(&["get", uuid], None).stdout).unwrap();
+    let vm = node.get(uuid);
     assert_eq!(vm["alias"], "app02");
     assert_eq!(vm["max_physical_memory"], 1024);
     assert_eq!(vm["max_swap"], 1024);
     assert_eq!(vm["tmpfs"], 1024);
     assert_eq!(vm["tags"]["role"], "app");
     assert_eq!(vm["cpu_cap"], 150);
-    let r = root.vmadm(&["update", uuid, "max_lwps=lots"], None);
+    let r = node.vmadm(&["update", uuid, "max_lwps=lots"], None);
     assert_eq!(
         (r.code, r.stderr.as_str()),
         (1, "Invalid value for max_lwps: null:number\n")
     );
 
-    let r = root.vmadm(&["delete", uuid], None);
+    let r = node.vmadm(&["delete", uuid], None);
     assert_eq!(
         (r.code, r.stderr.as_str()),
         (0, format!("Successfully deleted VM {uuid}\n").as_str())
     );
-    let r = root.vmadm(&["delete", uuid], None);
+    let r = node.vmadm(&["delete", uuid], None);
     assert_eq!(r.code, 1);
     assert_eq!(
         r.stderr,
         format!("Failed to delete VM {uuid}: zoneadm: {uuid}: No such zone configured\n")
     );
-    assert_eq!(root.vmadm(&["list", "-H"], None).stdout, "");
+    assert_eq!(node.vmadm(&["list", "-H"], None).stdout, "");
+    assert_eq!(
+        node.datasets(),
+        only_the_image(),
+        "the zone's dataset is gone"
+    );
+    assert_eq!(node.configurations(), Vec::<String>::new());
+}
+
+#[test]
+fn an_indestructible_instance_is_not_deleted_until_the_flag_is_cleared() {
+    let node = Node::with_minimal("indestructible");
+    let payload = format!(
+        r#"{{"brand": "joyent-minimal", "image_uuid": "{MINIMAL}", "alias": "keep",
+            "indestructible_zoneroot": true}}"#
+    );
+    let r = node.vmadm(&["create"], Some(&payload));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let uuid = r
+        .stderr
+        .strip_prefix("Successfully created VM ")
+        .unwrap()
+        .trim()
+        .to_owned();
+
+    let r = node.vmadm(&["delete", &uuid], None);
+    assert_eq!(
+        (r.code, r.stdout.as_str(), r.stderr.as_str()),
+        (
+            1,
+            "",
+            format!("Failed to delete VM {uuid}: indestructible_zoneroot is set, cannot delete\n")
+                .as_str()
+        )
+    );
+    assert_eq!(node.get(&uuid)["state"], "running", "the zone still runs");
+    assert!(node.datasets().contains(&format!("zones/{uuid}")));
+
+    let r = node.vmadm(&["update", &uuid, "indestructible_zoneroot=false"], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = node.vmadm(&["delete", &uuid], None);
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (0, format!("Successfully deleted VM {uuid}\n").as_str())
+    );
+    assert_eq!(node.datasets(), only_the_image());
+    assert_eq!(node.configurations(), Vec::<String>::new());
 }
 
 #[test]
 fn a_refused_create_writes_nothing() {
-    let root = Root::new();
-    let r = root.vmadm(&["create", "-f", &example("invalid/bad-values.json")], None);
+    let node = Node::new("refused");
+    let r = node.vmadm(&["create", "-f", &example("invalid/bad-values.json")], None);
     assert_eq!(r.code, 1);
-    let r = root.vmadm(
+    let r = node.vmadm(
         &["create"],
         Some(r#"{"brand": "lx", "resolvers": ["nope"]}"#),
     );
@@ -387,7 +584,7 @@ fn a_refused_create_writes_nothing() {
         r.stderr,
         "Invalid value(s) for: resolvers\nMissing required properties: image_uuid,kernel_version\n"
     );
-    let zones = root.path().join("etc/zones");
+    let zones = node.path().join("etc/zones");
     let left: Vec<_> = std::fs::read_dir(&zones)
         .map(|d| d.map(|e| e.unwrap().file_name()).collect())
         .unwrap_or_default();
@@ -399,8 +596,8 @@ fn a_refused_create_writes_nothing() {
 
 #[test]
 fn a_corrupt_instance_is_named_and_the_others_still_list() {
-    let root = Root::with_examples();
-    let bad = root
+    let node = Node::with_examples("corrupt");
+    let bad = node
         .path()
         .join("etc/zones/11111111-2222-4333-8444-555555555555.json");
     std::fs::write(
@@ -408,7 +605,7 @@ fn a_corrupt_instance_is_named_and_the_others_still_list() {
         "{\"uuid\": \"11111111-2222-4333-8444-555555555555\", ",
     )
     .unwrap();
-    let r = root.vmadm(&["list", "-H", "-o", "alias"], None);
+    let r = node.vmadm(&["list", "-H", "-o", "alias"], None);
     assert_eq!(r.code, 1);
     assert_eq!(r.stdout.lines().count(), examples().len());
     let first = r.stderr.lines().next().unwrap();
@@ -423,20 +620,20 @@ fn a_corrupt_instance_is_named_and_the_others_still_list() {
 
 #[test]
 fn usage_and_unknown_commands() {
-    let root = Root::new();
-    let r = root.vmadm(&[], None);
+    let node = Node::new("usage");
+    let r = node.vmadm(&[], None);
     assert_eq!(r.code, 2);
     assert!(r.stderr.starts_with("Usage: "));
-    let r = root.vmadm(&["help"], None);
+    let r = node.vmadm(&["help"], None);
     assert_eq!(r.code, 0);
     assert!(r.stdout.starts_with("Usage: "));
-    let r = root.vmadm(&["frobnicate"], None);
+    let r = node.vmadm(&["frobnicate"], None);
     assert_eq!(r.code, 2);
     assert!(
         r.stderr
             .starts_with("Invalid command: \"frobnicate\".\nUsage: ")
     );
-    let r = root.vmadm(&["list", "-d", "-v", "-H"], None);
+    let r = node.vmadm(&["list", "-d", "-v", "-H"], None);
     assert_eq!(r.code, 0, "-d and -v are accepted everywhere");
 }
 
@@ -444,9 +641,9 @@ fn usage_and_unknown_commands() {
 /// arguments; exit 2 with the usage) and the refusals that need no pool.
 #[test]
 fn snapshot_commands_usage_and_refusals() {
-    let root = Root::with_examples();
+    let node = Node::with_examples("snapshot-usage");
     let usage = |args: &[&str], first: &str| {
-        let r = root.vmadm(args, None);
+        let r = node.vmadm(args, None);
         assert_eq!((r.code, r.stdout.as_str()), (2, ""), "{args:?}");
         let want = format!("{first}\nUsage: ");
         assert!(r.stderr.starts_with(&want), "{args:?}: {}", r.stderr);
@@ -461,7 +658,7 @@ fn snapshot_commands_usage_and_refusals() {
         usage(&[cmd, WEB01], &wrong);
         usage(&[cmd, WEB01, "s", "t"], &wrong);
     }
-    let help = root.vmadm(&["help"], None).stdout;
+    let help = node.vmadm(&["help"], None).stdout;
     for line in [
         "\ncreate-snapshot <uuid> <snapname>\n",
         "\ndelete-snapshot <uuid> <snapname>\n",
@@ -471,7 +668,7 @@ fn snapshot_commands_usage_and_refusals() {
     }
 
     let failed = |args: &[&str], stderr: &str| {
-        let r = root.vmadm(args, None);
+        let r = node.vmadm(args, None);
         assert_eq!(
             (r.code, r.stdout.as_str(), r.stderr.as_str()),
             (1, "", stderr),
@@ -507,28 +704,27 @@ fn snapshot_commands_usage_and_refusals() {
 
 #[test]
 fn concurrent_updates_to_one_instance_all_land() {
-    let root = Root::new();
-    let r = root.vmadm(&["create", "-f", &example("ansible.json")], None);
+    let node = Node::with_minimal("concurrent-updates");
+    // Not booted: what is tested is the instance's lock.
+    let r = node.create_example(&examples_dir().join("ansible.json"), false);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let uuid = "b9f4a0e7-b55b-46e2-9186-85b0570d2244";
+    let uuid = APP01;
+    let vmadm = || {
+        let mut c = node.root.command(env!("CARGO_BIN_EXE_vmadm"));
+        c.stdout(Stdio::null()).stderr(Stdio::null());
+        c
+    };
     let children: Vec<_> = (0..12)
         .map(|i| {
-            Command::new(env!("CARGO_BIN_EXE_vmadm"))
+            vmadm()
                 .args(["update", uuid, &format!("alias=a{i}")])
-                .env("BASALT_ROOT", root.path())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
                 .spawn()
                 .unwrap()
         })
         .chain((0..12).map(|i| {
-            let mut child = Command::new(env!("CARGO_BIN_EXE_vmadm"))
+            let mut child = vmadm()
                 .args(["update", uuid])
-                .env("BASALT_ROOT", root.path())
                 .stdin(Stdio::piped())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
                 .spawn()
                 .unwrap();
             let payload = format!(r#"{{"set_customer_metadata": {{"k{i}": "v{i}"}}}}"#);
@@ -544,23 +740,57 @@ fn concurrent_updates_to_one_instance_all_land() {
     for mut c in children {
         assert!(c.wait().unwrap().success());
     }
-    let vm: serde_json::Value =
-        serde_json::from_str(&root.vmadm(&["get", uuid], None).stdout).unwrap();
+    let vm = node.get(uuid);
     let md = vm["customer_metadata"].as_object().unwrap();
     assert_eq!(md.len(), 12, "every concurrent update survives: {md:?}");
     assert!(vm["alias"].as_str().unwrap().starts_with('a'));
 }
 
+const CONFLICT: &str = "Conflict detected with another vm, please check the MAC, IP, and VRID\n";
+
+fn one_mac_payload() -> String {
+    format!(
+        r#"{{"brand": "joyent", "image_uuid": "{MINIMAL}",
+            "nics": [{{"nic_tag": "admin", "mac": "02:00:00:00:00:01", "ip": "dhcp"}}]}}"#
+    )
+}
+
+#[test]
+fn a_second_instance_with_the_same_mac_conflicts_and_leaves_nothing() {
+    let node = Node::with_minimal("same-mac");
+    let r = node.vmadm(&["create"], Some(&one_mac_payload()));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let first = r
+        .stderr
+        .strip_prefix("Successfully created VM ")
+        .unwrap()
+        .trim()
+        .to_owned();
+    let datasets = node.datasets();
+    let configurations = node.configurations();
+
+    let r = node.vmadm(&["create"], Some(&one_mac_payload()));
+    assert_eq!(
+        (r.code, r.stdout.as_str(), r.stderr.as_str()),
+        (1, "", CONFLICT)
+    );
+    let listed = node.vmadm(&["list", "-H", "-o", "uuid"], None).stdout;
+    assert_eq!(listed, format!("{first}\n"));
+    assert_eq!(node.datasets(), datasets, "no dataset was made");
+    assert_eq!(node.configurations(), configurations);
+    assert_eq!(configurations, [format!("{first}.json")]);
+}
+
 #[test]
 fn parallel_creates_with_one_mac_leave_exactly_one_instance() {
-    let root = Root::new();
-    let payload = r#"{"brand": "joyent", "image_uuid": "01b2c898-945f-11e1-a523-af1afbe22822",
-        "nics": [{"nic_tag": "admin", "mac": "02:00:00:00:00:01", "ip": "dhcp"}]}"#;
+    let node = Node::with_minimal("parallel-mac");
+    let payload = one_mac_payload();
     let children: Vec<_> = (0..16)
         .map(|_| {
-            let mut child = Command::new(env!("CARGO_BIN_EXE_vmadm"))
+            let mut child = node
+                .root
+                .command(env!("CARGO_BIN_EXE_vmadm"))
                 .arg("create")
-                .env("BASALT_ROOT", root.path())
                 .stdin(Stdio::piped())
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
@@ -581,13 +811,56 @@ fn parallel_creates_with_one_mac_leave_exactly_one_instance() {
         if out.status.success() {
             ok += 1;
         } else {
-            assert_eq!(
-                String::from_utf8_lossy(&out.stderr),
-                "Conflict detected with another vm, please check the MAC, IP, and VRID\n"
-            );
+            assert_eq!(String::from_utf8_lossy(&out.stderr), CONFLICT);
         }
     }
     assert_eq!(ok, 1);
-    let found = root.vmadm(&["lookup", "nics.*.mac=02:00:00:00:00:01"], None);
+    let found = node.vmadm(&["lookup", "nics.*.mac=02:00:00:00:00:01"], None);
     assert_eq!(found.stdout.lines().count(), 1);
+    let uuid = found.stdout.trim();
+    let mut want = only_the_image();
+    want.push(format!("zones/{uuid}"));
+    assert_eq!(node.datasets(), want, "the refused creates made no dataset");
+    assert_eq!(node.configurations(), [format!("{uuid}.json")]);
+}
+
+/// kvm and bhyve have no top-level image: create makes an empty dataset
+/// for them. There is no VM brand yet, so booting one fails: with
+/// `autoboot` (the default) the whole create is refused and undone.
+#[test]
+fn an_hvm_instance_gets_an_empty_dataset_and_cannot_boot_yet() {
+    let node = Node::with_minimal("hvm");
+    let kvm = examples_dir().join("kvm.json");
+
+    let r = node.vmadm(&["create", "-f", kvm.to_str().unwrap()], None);
+    assert_eq!((r.code, r.stdout.as_str()), (1, ""));
+    assert!(!r.stderr.is_empty());
+    assert_eq!(node.vmadm(&["list", "-H"], None).stdout, "");
+    assert_eq!(node.datasets(), only_the_image(), "the create was undone");
+    assert_eq!(node.configurations(), Vec::<String>::new());
+
+    let r = node.create_example(&kvm, false);
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (0, format!("Successfully created VM {KVM01}\n").as_str())
+    );
+    let vm = node.get(KVM01);
+    assert_eq!(
+        (&vm["state"], &vm["zone_state"], &vm["autoboot"]),
+        (&json!("stopped"), &json!("installed"), &json!(false))
+    );
+    let dataset = node.root.pool().join(KVM01);
+    assert_eq!(
+        common::leftovers::names(&dataset),
+        Default::default(),
+        "an empty dataset"
+    );
+    let quota = node
+        .root
+        .pooladm_ok(&["list", "-H", "-o", "quota", &format!("zones/{KVM01}")]);
+    assert_eq!(quota.trim(), "40G");
+
+    let r = node.vmadm(&["start", KVM01], None);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(node.get(KVM01)["state"], "stopped");
 }
