@@ -626,3 +626,62 @@ fn basaltd_adopts_running_zones_and_autoboots_after_a_host_reboot() {
     d.kill().unwrap();
     d.wait().unwrap();
 }
+
+#[test]
+fn console_reboot_from_inside_and_a_pty() {
+    use std::io::{Read, Write};
+    let z = Zones::new("zone-console");
+    let uuid = z.create("");
+
+    // What the zone writes on /dev/console reaches `vmadm console`; Ctrl-]
+    // ends the session.
+    let mut console = z
+        .root
+        .command(env!("CARGO_BIN_EXE_vmadm"))
+        .args(["console", &uuid])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = console.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 256];
+        while let Ok(n) = out.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            all.extend_from_slice(&buf[..n]);
+            if String::from_utf8_lossy(&all).contains("hello-console") {
+                break;
+            }
+        }
+        String::from_utf8_lossy(&all).into_owned()
+    });
+    let mut input = console.stdin.take().unwrap();
+    let seen = eventually(10, || {
+        z.zlogin(&uuid, "echo hello-console > /dev/console");
+        reader.is_finished()
+    });
+    assert!(seen, "the console never showed the zone's output");
+    assert!(reader.join().unwrap().contains("hello-console"));
+    input.write_all(&[0x1d]).unwrap();
+    let status = console.wait().unwrap();
+    assert!(status.success());
+
+    // A reboot asked for inside the zone boots it again.
+    let before = z.get(&uuid)["pid"].clone();
+    z.zlogin(&uuid, "reboot");
+    assert!(eventually(20, || {
+        let vm = z.get(&uuid);
+        vm["state"] == "running" && vm["pid"] != before && !vm["pid"].is_null()
+    }));
+
+    // zlogin -t gives the command a terminal of the zone's own devpts.
+    let r = z
+        .root
+        .run(env!("CARGO_BIN_EXE_zlogin"), &["-t", &uuid, "tty"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.starts_with("/dev/pts/"), "{:?}", r.stdout);
+}
