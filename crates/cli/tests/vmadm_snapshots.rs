@@ -1,11 +1,8 @@
 //! vmadm's snapshot commands driven as an operator drives them, as root,
 //! each test on its own relocated root and loop-file pool with the real
-//! minimal image installed. Messages, streams and exit codes are checked
-//! byte for byte.
-//!
-//! `vmadm create` stores an instance without its dataset for now, so each
-//! test makes the dataset as create will: a clone of the image's `@final`
-//! at `zones/<uuid>`.
+//! minimal image installed and a running zone of it. Messages, streams and
+//! exit codes are checked byte for byte. Every test deletes its zone, even
+//! when it fails (the `Instance` guard).
 
 mod common;
 
@@ -16,7 +13,9 @@ use common::images::minimal_image;
 use common::imgadm::{Test, expect, s};
 use serde_json::Value;
 
-/// An instance of the minimal image on a fresh root, with its dataset.
+/// An instance of the minimal image on a fresh root: created (its dataset
+/// cloned from the image) and running. Dropped, it is deleted before the
+/// root unmounts its pool.
 struct Instance {
     t: Test,
     image: String,
@@ -24,9 +23,8 @@ struct Instance {
 }
 
 impl Instance {
-    /// Installs the minimal image and creates instance `uuid` of it; with
-    /// `clone`, also its dataset.
-    fn new(test: &str, uuid: &str, clone: bool) -> Instance {
+    /// Installs the minimal image and creates instance `uuid` of it.
+    fn new(test: &str, uuid: &str) -> Instance {
         let t = Test::new(test);
         let (manifest, file) = minimal_image();
         let r = t.imgadm(&["install", "-m", s(&manifest), "-f", s(&file)]);
@@ -48,17 +46,8 @@ impl Instance {
         };
         let created = format!("Successfully created VM {uuid}\n");
         expect(&vm.vmadm(&["create", "-f", s(&payload)]), 0, "", &created);
-        if clone {
-            vm.clone_dataset();
-        }
+        assert_eq!(vm.get()["state"], "running");
         vm
-    }
-
-    /// The instance's dataset, made as create will make it.
-    fn clone_dataset(&self) {
-        let origin = format!("zones/{}@final", self.image);
-        let dataset = format!("zones/{}", self.uuid);
-        self.t.root.pooladm_ok(&["clone", &origin, &dataset]);
     }
 
     fn vmadm(&self, args: &[&str]) -> Run {
@@ -109,6 +98,38 @@ impl Instance {
     }
 }
 
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.vmadm(&["delete", &self.uuid]);
+    }
+}
+
+impl Instance {
+    fn zlogin(&self, command: &str) -> Run {
+        self.t
+            .root
+            .run(env!("CARGO_BIN_EXE_zlogin"), &[&self.uuid, command])
+    }
+
+    /// Deletes the instance, which must succeed and leave only the image
+    /// on the pool.
+    fn delete(&self) {
+        let r = self.vmadm(&["delete", &self.uuid]);
+        let msg = format!("Successfully deleted VM {}\n", self.uuid);
+        expect(&r, 0, "", &msg);
+        let listed = self
+            .t
+            .root
+            .pooladm_ok(&["list", "-H", "-t", "all", "-o", "name"]);
+        let image = &self.image;
+        assert_eq!(
+            listed,
+            format!("zones\nzones/{image}\nzones/{image}@final\n"),
+            "the instance's dataset and snapshots are gone"
+        );
+    }
+}
+
 /// `snapshots` as vmadm printed it, with the times and sizes masked.
 fn masked_snapshots(vm: &Value) -> String {
     let text = serde_json::to_string_pretty(&vm["snapshots"]).unwrap();
@@ -120,21 +141,12 @@ fn masked_snapshots(vm: &Value) -> String {
 
 #[test]
 fn snapshot_show_roll_back_and_delete() {
-    let vm = Instance::new(
-        "vmadm-snapshots",
-        "5f0c2b9e-7d41-4c8a-9e3f-1a2b3c4d5e6f",
-        false,
-    );
+    let vm = Instance::new("vmadm-snapshots", "5f0c2b9e-7d41-4c8a-9e3f-1a2b3c4d5e6f");
     let uuid = vm.uuid.clone();
     let zoneroot = vm.t.root.pool().join(&uuid).join("root");
-
-    // Stored but not installed: no dataset to snapshot yet.
-    let missing =
-        format!("dataset zones/{uuid} of VM {uuid} does not exist: the instance is not installed");
-    vm.fails("create-snapshot", "first", &missing);
-    vm.clone_dataset();
     assert_eq!(vm.snapshot_names(), Vec::<String>::new());
 
+    // Snapshots of a running zone.
     let before = vm.get()["last_modified"].clone();
     vm.ok("create-snapshot", "first", "Created");
     let got = vm.get();
@@ -150,26 +162,43 @@ fn snapshot_show_roll_back_and_delete() {
         ]
     );
 
-    fs::write(zoneroot.join("marker"), "written after the snapshot").unwrap();
+    let r = vm.zlogin("echo written after the snapshot > /marker");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(zoneroot.join("marker").is_file());
     vm.ok("create-snapshot", "second", "Created");
     assert_eq!(vm.snapshot_names(), ["second", "first"], "newest first");
 
+    // A rollback halts the running zone, rolls back, and boots it again.
+    let pid = vm.get()["pid"].clone();
     let modified = vm.get()["last_modified"].clone();
     vm.ok("rollback-snapshot", "first", "Rolled back");
+    let got = vm.get();
+    assert_eq!(got["state"], "running", "booted after the rollback");
+    assert_ne!(got["pid"], pid, "a new init");
     assert!(
         !zoneroot.join("marker").exists(),
         "the rollback undid the write"
     );
-    assert!(
-        zoneroot.join("bin/busybox").is_file(),
-        "the image is still there"
+    let r = vm.zlogin("test -e /marker || echo gone; test -x /bin/busybox && echo image");
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "gone\nimage\n"),
+        "the zone runs on the rolled back root: {}",
+        r.stderr
     );
     assert_eq!(
         vm.snapshot_names(),
         ["first"],
         "newer snapshots are destroyed"
     );
-    assert_eq!(vm.get()["last_modified"], modified);
+    assert_eq!(got["last_modified"], modified);
+
+    // A stopped instance is booted after a rollback too.
+    let r = vm.vmadm(&["stop", &uuid]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(vm.get()["state"], "stopped");
+    vm.ok("rollback-snapshot", "first", "Rolled back");
+    assert_eq!(vm.get()["state"], "running");
 
     vm.ok("delete-snapshot", "first", "Deleted");
     let got = vm.get();
@@ -184,6 +213,7 @@ fn snapshot_show_roll_back_and_delete() {
         "first",
         &format!("No snapshot named \"first\" for {uuid}"),
     );
+    vm.delete();
 }
 
 #[test]
@@ -191,7 +221,6 @@ fn snapshot_errors_and_foreign_snapshots() {
     let vm = Instance::new(
         "vmadm-snapshot-errors",
         "8a3d6e1f-2b4c-4d5e-9f60-718293a4b5c6",
-        true,
     );
     let uuid = vm.uuid.clone();
     vm.ok("create-snapshot", "keep", "Created");
@@ -241,4 +270,5 @@ fn snapshot_errors_and_foreign_snapshots() {
         vm.on_pool(),
         [format!("zones/{uuid}"), format!("zones/{uuid}@manual")]
     );
+    vm.delete();
 }
