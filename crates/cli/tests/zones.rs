@@ -275,7 +275,21 @@ fn a_create_with_a_missing_image_is_refused_and_leaves_nothing() {
         (1, "Invalid value(s) for: image_uuid\n"),
         "a zone-dataset image is not for lx"
     );
+    // An init that cannot run: the create fails and leaves nothing.
+    let r = z.vmadm_stdin(
+        &["create"],
+        &format!(r#"{{"brand": "joyent-minimal", "image_uuid": "{MINIMAL}", "init_name": "/sbin/nonexistent"}}"#),
+    );
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("exec /sbin/nonexistent"), "{}", r.stderr);
     assert_eq!(z.vmadm(&["list", "-H"]).stdout, "");
+    let top: Vec<_> = std::fs::read_dir(z.path().join("zones"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.') && n != MINIMAL)
+        .collect();
+    assert!(top.is_empty(), "left on the pool: {top:?}");
 }
 
 #[test]
@@ -452,6 +466,12 @@ fn limits_hold_and_change_live() {
     );
     let throttled = host(&format!("cpu/basalt/{uuid}/cpu.stat"));
     assert!(!throttled.contains("nr_throttled 0"), "{throttled}");
+    // tmpfs changes /tmp's size live.
+    let r = z.vmadm(&["update", &uuid, "tmpfs=32"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let df = z.zlogin(&uuid, "df -k /tmp | tail -1").stdout;
+    assert_eq!(df.split_whitespace().nth(1), Some("32768"), "{df}");
+
     // Raised live to 200, the cap is the new quota.
     let r = z.vmadm(&["update", &uuid, "cpu_cap=200"]);
     assert_eq!(r.code, 0, "{}", r.stderr);

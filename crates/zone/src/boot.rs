@@ -48,6 +48,10 @@ pub const STAGE1_ARG: &str = "--zone-stage1";
 /// The argument that makes the supervisor's binary run stage 2.
 pub const STAGE2_ARG: &str = "--zone-stage2";
 
+/// The argument that makes the supervisor's binary resize a running
+/// zone's `/tmp` (`--zone-resize-tmp <uuid> <MiB>`).
+pub const RESIZE_TMP_ARG: &str = "--zone-resize-tmp";
+
 /// How long one step of a boot may take before it is abandoned.
 const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 

@@ -79,6 +79,18 @@ fn symlink(link: &str, to: &str) -> Step {
     }
 }
 
+/// Changes the size of the zone's `/tmp` tmpfs; the caller has joined the
+/// zone (see `crate::enter`).
+pub fn resize_tmp(mib: u64) -> nix::Result<()> {
+    nix::mount::mount(
+        None::<&str>,
+        "/tmp",
+        None::<&str>,
+        MsFlags::MS_REMOUNT | MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some(format!("mode=1777,size={mib}m").as_str()),
+    )
+}
+
 /// The steps that build a zone's file system.
 pub fn plan(spec: &ZoneSpec) -> Vec<Step> {
     let hidden = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;

@@ -13,6 +13,7 @@ fn main() -> ExitCode {
     let status = match args.get(1).map(String::as_str) {
         Some(boot::STAGE1_ARG) => boot::stage1_main(),
         Some(boot::STAGE2_ARG) => boot::stage2_main(),
+        Some(boot::RESIZE_TMP_ARG) if args.len() == 4 => resize_tmp(&args[2], &args[3]),
         Some(uuid) if args.len() == 2 => supervise(uuid),
         _ => {
             eprintln!("usage: zoneadmd <uuid>");
@@ -52,4 +53,26 @@ fn supervise(uuid: &str) -> i32 {
         let _ = nix::unistd::dup2_stdout(null);
     }
     basalt_node::zones::supervisor::run(&Paths::from_env(), &uuid, &exe, ready)
+}
+
+/// Joins a running zone and resizes its /tmp (a live `tmpfs` update).
+fn resize_tmp(uuid: &str, mib: &str) -> i32 {
+    let Ok(mib) = mib.parse::<u64>() else {
+        eprintln!("zoneadmd: not a size: {mib}");
+        return 2;
+    };
+    let joined = basalt_node::instances::Node::open(Paths::from_env())
+        .and_then(|node| node.login_target(uuid))
+        .and_then(|target| target.join());
+    if let Err(e) = joined {
+        eprintln!("zoneadmd: {e}");
+        return 1;
+    }
+    match basalt_zone::mounts::resize_tmp(mib) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("zoneadmd: cannot resize /tmp: {e}");
+            1
+        }
+    }
 }

@@ -265,6 +265,28 @@ impl Node {
                 .apply(id.as_str(), &settings)
                 .map_err(|e| fail(&e))?;
         }
+        let tmpfs = |vm: &Map<String, Value>| vm.get("tmpfs").and_then(Value::as_u64).unwrap_or(0);
+        if tmpfs(old) != tmpfs(new)
+            && tmpfs(old) > 0
+            && tmpfs(new) > 0
+            && self
+                .live_record(id)
+                .is_some_and(|r| r.phase == Phase::Running)
+        {
+            // The zone's own mount: changed from inside its namespaces.
+            let out = Command::new(supervisor_exe())
+                .args([basalt_zone::boot::RESIZE_TMP_ARG, id.as_str()])
+                .arg(tmpfs(new).to_string())
+                .env(crate::paths::ROOT_ENV, self.paths().root())
+                .stdin(Stdio::null())
+                .output()
+                .map_err(|e| fail(&e))?;
+            if !out.status.success() {
+                return Err(NodeError::Lifecycle(
+                    String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+                ));
+            }
+        }
         let quota = |vm: &Map<String, Value>| vm.get("quota").and_then(Value::as_u64).unwrap_or(0);
         if quota(old) != quota(new) {
             let pool = self.pool()?;
