@@ -289,8 +289,10 @@ impl Node {
         // From here on the instance has its range: other creates may go on.
         drop(node_lock);
         let made = self.install(&uuid, &mut created.vm, image.as_deref(), &lock);
+        // Hardware VMs are stored and get their dataset, but no brand runs
+        // them on this node yet: they stay stopped.
         let booted = made.and_then(|()| {
-            if created.vm.get("autoboot") == Some(&Value::Bool(true)) {
+            if created.brand.is_os() && created.vm.get("autoboot") == Some(&Value::Bool(true)) {
                 self.spawn_supervisor(&uuid)
             } else {
                 Ok(())

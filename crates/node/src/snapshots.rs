@@ -437,16 +437,27 @@ mod tests {
     fn refusals_before_the_pool_is_needed() {
         let dir = tempfile::tempdir().unwrap();
         let node = Node::open(crate::paths::Paths::new(dir.path())).unwrap();
-        let create = |v: Value| {
-            let c = node.create(v.as_object().cloned().unwrap()).unwrap();
-            c.vm["uuid"].as_str().unwrap().to_owned()
+        // Stored as a create would store them; no pool is made.
+        let create = |uuid: &str, v: Value| {
+            let id: VmUuid = uuid.parse().unwrap();
+            let mut vm = v.as_object().cloned().unwrap();
+            vm.insert("uuid".into(), json!(uuid));
+            let lock = node.store().lock(&id).unwrap();
+            node.store().write(&id, &vm, &lock).unwrap();
+            uuid.to_owned()
         };
-        let kvm = create(json!({"brand": "kvm"}));
-        let delegated = create(json!({
-            "brand": "joyent",
-            "image_uuid": "01b2c898-945f-11e1-a523-af1afbe22822",
-            "delegate_dataset": true,
-        }));
+        let kvm = create(
+            "6c1f3a52-8a3e-4c55-9d0e-7f2b1c4d5e60",
+            json!({"brand": "kvm"}),
+        );
+        let delegated = create(
+            "6c1f3a52-8a3e-4c55-9d0e-7f2b1c4d5e61",
+            json!({
+                "brand": "joyent",
+                "image_uuid": "01b2c898-945f-11e1-a523-af1afbe22822",
+                "delegate_dataset": true,
+            }),
+        );
         let unknown = "0b3ec7c4-3bb9-4c0f-a2b4-3c9a1e1c6f00";
         let msg = |r: Result<(), NodeError>| r.unwrap_err().to_string();
 

@@ -104,6 +104,12 @@ impl Node {
         {
             return Ok(StartOutcome::AlreadyRunning);
         }
+        let brand = super::spec::brand_of(&stored);
+        if !brand.is_os() {
+            return Err(NodeError::Lifecycle(format!(
+                "the {brand} brand cannot run on this node yet"
+            )));
+        }
         let state = self.state_of(&stored);
         if state != "stopped" {
             return Err(NodeError::Lifecycle(format!(
