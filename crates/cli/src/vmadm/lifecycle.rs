@@ -148,7 +148,8 @@ pub fn console(node: &Node, args: &[String]) -> Outcome {
     let sock = node.paths().zone_console(&id);
     let mut stream = UnixStream::connect(&sock)
         .map_err(|_| Failure::Operation(format!("VM {uuid} is not running")))?;
-    message("[Connected to console. Use ^] to disconnect]");
+    // zlogin -C's words, which SmartOS's `vmadm console` prints.
+    message(&format!("[Connected to zone '{uuid}' console]"));
     let stdin = io::stdin();
     let saved = termios::tcgetattr(&stdin).ok();
     if let Some(t) = &saved {
@@ -194,7 +195,7 @@ pub fn console(node: &Node, args: &[String]) -> Outcome {
     if let Some(t) = &saved {
         let _ = termios::tcsetattr(&stdin, termios::SetArg::TCSANOW, t);
     }
-    message("\n[Connection to console closed]");
+    message(&format!("\n[Connection to zone '{uuid}' console closed]"));
     Ok(())
 }
 
