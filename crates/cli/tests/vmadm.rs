@@ -825,42 +825,55 @@ fn parallel_creates_with_one_mac_leave_exactly_one_instance() {
 }
 
 /// kvm and bhyve have no top-level image: create makes an empty dataset
-/// for them. There is no VM brand yet, so booting one fails: with
-/// `autoboot` (the default) the whole create is refused and undone.
+/// for them. No brand runs them on this node yet, so they are created
+/// stopped, whatever `autoboot` says, and refuse to start.
 #[test]
-fn an_hvm_instance_gets_an_empty_dataset_and_cannot_boot_yet() {
+fn an_hvm_instance_gets_an_empty_dataset_and_cannot_run_yet() {
     let node = Node::with_minimal("hvm");
-    let kvm = examples_dir().join("kvm.json");
+    for (file, uuid, brand) in [
+        ("kvm.json", KVM01, "kvm"),
+        (
+            "bhyve.json",
+            "e9ae863e-2aee-40fb-8919-6cf52082f456",
+            "bhyve",
+        ),
+    ] {
+        let r = node.vmadm(&["create", "-f", &example(file)], None);
+        assert_eq!(
+            (r.code, r.stdout.as_str(), r.stderr.as_str()),
+            (0, "", format!("Successfully created VM {uuid}\n").as_str())
+        );
+        let vm = node.get(uuid);
+        assert_eq!(
+            (&vm["state"], &vm["zone_state"], &vm["autoboot"]),
+            (&json!("stopped"), &json!("installed"), &json!(true)),
+            "{file}"
+        );
+        let dataset = node.root.pool().join(uuid);
+        assert!(dataset.is_dir(), "{file}: no dataset");
+        assert_eq!(
+            common::leftovers::names(&dataset),
+            Default::default(),
+            "{file}: an empty dataset"
+        );
 
-    let r = node.vmadm(&["create", "-f", kvm.to_str().unwrap()], None);
-    assert_eq!((r.code, r.stdout.as_str()), (1, ""));
-    assert!(!r.stderr.is_empty());
-    assert_eq!(node.vmadm(&["list", "-H"], None).stdout, "");
-    assert_eq!(node.datasets(), only_the_image(), "the create was undone");
-    assert_eq!(node.configurations(), Vec::<String>::new());
-
-    let r = node.create_example(&kvm, false);
-    assert_eq!(
-        (r.code, r.stderr.as_str()),
-        (0, format!("Successfully created VM {KVM01}\n").as_str())
-    );
-    let vm = node.get(KVM01);
-    assert_eq!(
-        (&vm["state"], &vm["zone_state"], &vm["autoboot"]),
-        (&json!("stopped"), &json!("installed"), &json!(false))
-    );
-    let dataset = node.root.pool().join(KVM01);
-    assert_eq!(
-        common::leftovers::names(&dataset),
-        Default::default(),
-        "an empty dataset"
-    );
+        let r = node.vmadm(&["start", uuid], None);
+        assert_eq!(
+            (r.code, r.stdout.as_str(), r.stderr.as_str()),
+            (
+                1,
+                "",
+                format!(
+                    "Unable to start VM {uuid}: the {brand} brand cannot run on this node yet\n"
+                )
+                .as_str()
+            ),
+            "{file}"
+        );
+        assert_eq!(node.get(uuid)["state"], "stopped");
+    }
     let quota = node
         .root
         .pooladm_ok(&["list", "-H", "-o", "quota", &format!("zones/{KVM01}")]);
     assert_eq!(quota.trim(), "40G");
-
-    let r = node.vmadm(&["start", KVM01], None);
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    assert_eq!(node.get(KVM01)["state"], "stopped");
 }
