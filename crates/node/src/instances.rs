@@ -322,6 +322,14 @@ impl Node {
                 missing_properties: Vec::new(),
             })
         };
+        // No record, no image: said without making the pool.
+        let record = self
+            .paths
+            .image_records()
+            .join(format!("{}-{image}.json", self.config.pool_name()));
+        if !record.exists() {
+            return Err(bad());
+        }
         let installed = self.images()?.get(image).map_err(|_| bad())?;
         let ty = installed.record.manifest.image_type;
         let fits = match brand {

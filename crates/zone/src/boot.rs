@@ -6,8 +6,11 @@
 //! a socket to the supervisor as its standard input.
 //!
 //! 1. The supervisor starts stage 1 and puts it in the zone's cgroups.
-//! 2. Stage 1 unshares the user, mount, pid, uts, ipc, net and cgroup
-//!    namespaces (the cgroup namespace is rooted at the zone's cgroup).
+//! 2. Stage 1 enters the zone's root directory (as host root: the zone's
+//!    root user may not be able to walk the host's path to it) and
+//!    unshares the user, mount, pid, uts, ipc, net and cgroup namespaces
+//!    (the cgroup namespace is rooted at the zone's cgroup; the working
+//!    directory moves into the new mount namespace).
 //! 3. The supervisor writes its uid and gid maps (zone 0 → the zone's host
 //!    range).
 //! 4. Stage 1 becomes the zone's root and starts stage 2, which is PID 1 of
@@ -121,7 +124,7 @@ fn boot_with(
     console: Option<BorrowedFd<'_>>,
 ) -> Result<Booted, BootError> {
     cgroups.attach(&spec.name, stage1 as u32)?;
-    send(chan, "unshare")?;
+    send(chan, &format!("unshare {}", spec.root.display()))?;
     expect(chan, "unshared")?;
     for map in ["uid_map", "gid_map"] {
         let path = format!("/proc/{stage1}/{map}");
@@ -283,6 +286,17 @@ fn run_stage(f: impl FnOnce(&UnixStream) -> Result<(), String>) -> i32 {
     }
 }
 
+fn wait_for_prefix(chan: &UnixStream, prefix: &str) -> Result<String, String> {
+    match recv_line(chan) {
+        Ok(Some(line)) if line.starts_with(prefix) => Ok(line[prefix.len()..].to_owned()),
+        Ok(Some(line)) => Err(format!(
+            "expected {prefix:?} from the supervisor, got {line:?}"
+        )),
+        Ok(None) => Err("the supervisor went away".into()),
+        Err(e) => Err(format!("reading from the supervisor: {e}")),
+    }
+}
+
 fn wait_for(chan: &UnixStream, word: &str) -> Result<(), String> {
     match recv_line(chan) {
         Ok(Some(line)) if line == word => Ok(()),
@@ -303,7 +317,11 @@ fn ctx<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> String + use<'_, E
 pub fn stage1_main() -> i32 {
     run_stage(|chan| {
         let exe = std::env::current_exe().map_err(ctx("find my own binary"))?;
-        wait_for(chan, "unshare")?;
+        let root = wait_for_prefix(chan, "unshare ")?;
+        // Entered as host root: once the zone's root, this process may not
+        // be able to walk the host's path. unshare carries the working
+        // directory over into the new mount namespace.
+        std::env::set_current_dir(&root).map_err(ctx(&format!("enter {root}")))?;
         nix::sched::unshare(
             CloneFlags::CLONE_NEWUSER
                 | CloneFlags::CLONE_NEWNS
@@ -342,13 +360,11 @@ pub fn stage2_main() -> i32 {
             .ok_or("the supervisor went away")?;
         let spec: ZoneSpec = serde_json::from_str(&line).map_err(ctx("parse the zone's spec"))?;
         let n = 1 + usize::from(spec.console.is_some());
-        let mut fds = recv_fds(chan, n).map_err(ctx("receive the root"))?;
-        let console = if spec.console.is_some() {
-            fds.pop()
-        } else {
-            None
-        };
-        let tree = fds.pop().expect("one descriptor was checked for");
+        let mut fds = recv_fds(chan, n)
+            .map_err(ctx("receive the root"))?
+            .into_iter();
+        let tree = fds.next().expect("counted");
+        let console = fds.next();
         build_root(&spec, tree.as_fd())?;
         drop(tree);
         nix::unistd::sethostname(&spec.hostname).map_err(ctx("set the hostname"))?;
@@ -389,8 +405,10 @@ fn exec_init(spec: &ZoneSpec, stdio: OwnedFd) -> Result<(), String> {
     Err(format!("exec {program}: {e}"))
 }
 
-/// Attaches the idmapped root at the spec's root path, applies the mount
-/// plan under it and pivots into it.
+/// Attaches the idmapped root over the working directory (the spec's root
+/// directory, entered by stage 1 while it could still walk the host's path
+/// to it), applies the mount plan under it and pivots into it. Everything
+/// below the root is reached relative to the root itself.
 fn build_root(spec: &ZoneSpec, tree: BorrowedFd<'_>) -> Result<(), String> {
     nix::mount::mount(
         None::<&str>,
@@ -404,14 +422,15 @@ fn build_root(spec: &ZoneSpec, tree: BorrowedFd<'_>) -> Result<(), String> {
         tree,
         "",
         rustix::fs::CWD,
-        &spec.root,
+        ".",
         rustix::mount::MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
     )
     .map_err(|e| format!("attach the zone's root at {}: {e}", spec.root.display()))?;
+    nix::unistd::fchdir(tree).map_err(ctx("enter the zone's root"))?;
+    let here = Path::new(".");
     for step in mounts::plan(spec) {
-        apply(&spec.root, &step).map_err(|e| format!("{step:?}: {e}"))?;
+        apply(here, &step).map_err(|e| format!("{step:?}: {e}"))?;
     }
-    std::env::set_current_dir(&spec.root).map_err(ctx("enter the zone's root"))?;
     nix::unistd::pivot_root(".", ".").map_err(ctx("pivot into the zone's root"))?;
     nix::mount::umount2(".", MntFlags::MNT_DETACH).map_err(ctx("detach the host's file system"))?;
     std::env::set_current_dir("/").map_err(ctx("enter /"))?;
