@@ -12,8 +12,9 @@
 #   debootstrap             the Debian test image (images/build-debian)
 #   debian-archive-keyring  debootstrap checks the archive's signatures with it
 #   gzip, tar               image files: GNU tar with xattrs, gzip -n
+#   runc                    the peer of the zone benchmark (crates/cli/benches/zone.rs)
 BASALT_APT_PACKAGES=(build-essential pkg-config ca-certificates btrfs-progs e2fsprogs util-linux
-    busybox-static debootstrap debian-archive-keyring gzip tar)
+    busybox-static debootstrap debian-archive-keyring gzip tar runc)
 
 # The checkout this file belongs to.
 # shellcheck disable=SC2034 # used by the scripts that source this file
