@@ -19,8 +19,8 @@
 //!
 //! Run as root: `cargo bench -p basalt-cli --bench zone`. Cargo builds the
 //! package's binaries with the bench profile (release), and the bench runs
-//! exactly those (`CARGO_BIN_EXE_*`, the supervisor named by
-//! `BASALT_ZONEADMD`). Needs runc (`apt-get install runc`).
+//! exactly those (`CARGO_BIN_EXE_*`); `BASALT_ZONEADMD` names another
+//! supervisor build to measure. Needs runc (`apt-get install runc`).
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -45,7 +45,13 @@ const MIB: f64 = 1024.0 * 1024.0;
 
 const VMADM: &str = env!("CARGO_BIN_EXE_vmadm");
 const IMGADM: &str = env!("CARGO_BIN_EXE_imgadm");
-const ZONEADMD: &str = env!("CARGO_BIN_EXE_zoneadmd");
+/// The supervisor the zones run under: this package's release build, or
+/// the one `BASALT_ZONEADMD` names — such as the statically linked build
+/// that scripts/install installs
+/// (`target/x86_64-unknown-linux-gnu/release/zoneadmd`).
+fn zoneadmd() -> String {
+    std::env::var("BASALT_ZONEADMD").unwrap_or_else(|_| env!("CARGO_BIN_EXE_zoneadmd").to_owned())
+}
 
 // ---- the host
 
@@ -167,7 +173,7 @@ impl Bench {
     fn command(&self, bin: &str) -> Command {
         let mut cmd = Command::new(bin);
         cmd.env("BASALT_ROOT", self.path())
-            .env("BASALT_ZONEADMD", ZONEADMD)
+            .env("BASALT_ZONEADMD", zoneadmd())
             .stdin(Stdio::null());
         cmd
     }
@@ -545,7 +551,7 @@ fn report_supervisor(pid: u32) {
         .map(|(name, kb)| format!("{name} {kb}"))
         .collect();
     println!("  resident KiB by mapping: {}", top.join(", "));
-    let size = fs::metadata(ZONEADMD).map(|m| m.len()).unwrap_or(0);
+    let size = fs::metadata(zoneadmd()).map(|m| m.len()).unwrap_or(0);
     println!("  zoneadmd binary: {:.2} MiB on disk", size as f64 / MIB);
 }
 
@@ -640,7 +646,7 @@ fn main() {
     } else {
         "release"
     };
-    println!("binaries ({build}): {VMADM}, {ZONEADMD}");
+    println!("binaries ({build}): {VMADM}, {}", zoneadmd());
     println!("image: basalt-minimal {MINIMAL} (busybox init)");
     println!("load average before: {}", load_average());
     println!(
