@@ -820,7 +820,10 @@ fn parallel_creates_with_one_mac_leave_exactly_one_instance() {
     let uuid = found.stdout.trim();
     let mut want = only_the_image();
     want.push(format!("zones/{uuid}"));
-    assert_eq!(node.datasets(), want, "the refused creates made no dataset");
+    want.sort();
+    let mut got = node.datasets();
+    got.sort();
+    assert_eq!(got, want, "the refused creates made no dataset");
     assert_eq!(node.configurations(), [format!("{uuid}.json")]);
 }
 
