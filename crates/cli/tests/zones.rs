@@ -567,6 +567,27 @@ fn escape_attempts_fail() {
     }
     assert_eq!(z.state(&a), "running");
     assert_eq!(z.state(&b), "running");
+
+    // What the zone makes set-uid (its root is uid 0 on disk) means
+    // nothing on the host: the pool is mounted nosuid and nodev there.
+    let r = z.zlogin(
+        &a,
+        "cp /bin/busybox /root/sush && chmod 4755 /root/sush && ls -l /root/sush",
+    );
+    assert!(
+        r.stdout.starts_with("-rwsr-xr-x"),
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
+    let pool = format!("{}/zones ", z.path().display());
+    let opts = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .find(|l| l.contains(&pool))
+        .and_then(|l| l.split(' ').nth(5).map(str::to_owned))
+        .unwrap();
+    assert!(opts.contains("nosuid") && opts.contains("nodev"), "{opts}");
 }
 
 /// basaltd, started in the root; returns it and its ready line.

@@ -19,10 +19,20 @@ pub fn mkfs(target: &Path, label: &str) -> Cmd {
     )
 }
 
+/// The per-mount flags every pool mount has on the host: a set-uid file or a
+/// device node that a zone makes in its root (where its root is uid 0 on
+/// disk) must mean nothing to the host. Zones get set-uid back on their own
+/// idmapped mount of their root.
+pub const HOST_FLAGS: [&str; 2] = ["nosuid", "nodev"];
+
 /// Mounting a pool (`-o loop` for a file; the loop device is released at
 /// unmount).
 pub fn mount(source: &Path, mountpoint: &Path, loop_file: bool) -> Cmd {
-    let opts = if loop_file { "loop,noatime" } else { "noatime" };
+    let opts = if loop_file {
+        "loop,noatime,nosuid,nodev"
+    } else {
+        "noatime,nosuid,nodev"
+    };
     Cmd::new(
         "mount",
         [
@@ -31,6 +41,18 @@ pub fn mount(source: &Path, mountpoint: &Path, loop_file: bool) -> Cmd {
             "-o".into(),
             opts.into(),
             p(source),
+            p(mountpoint),
+        ],
+    )
+}
+
+/// Giving a mounted pool (or a bind of one) the host flags.
+pub fn remount_host_flags(mountpoint: &Path) -> Cmd {
+    Cmd::new(
+        "mount",
+        [
+            "-o".into(),
+            format!("remount,bind,{}", HOST_FLAGS.join(",")),
             p(mountpoint),
         ],
     )
@@ -211,6 +233,8 @@ pub fn parse_qgroup_show(text: &str) -> Vec<Qgroup> {
 pub struct MountEntry {
     /// Where it is mounted.
     pub mountpoint: String,
+    /// Its per-mount options (`rw,nosuid,nodev,noatime`).
+    pub options: String,
     /// The filesystem type.
     pub fstype: String,
     /// The mounted device or file.
@@ -242,12 +266,15 @@ pub fn parse_mountinfo(text: &str) -> Vec<MountEntry> {
     text.lines()
         .filter_map(|line| {
             let (left, right) = line.split_once(" - ")?;
-            let mountpoint = left.split_whitespace().nth(4)?;
+            let mut l = left.split_whitespace().skip(4);
+            let mountpoint = l.next()?;
+            let options = l.next()?;
             let mut r = right.split_whitespace();
             let fstype = r.next()?;
             let source = r.next()?;
             Some(MountEntry {
                 mountpoint: unescape(mountpoint),
+                options: options.to_owned(),
                 fstype: fstype.to_owned(),
                 source: unescape(source),
             })
@@ -323,6 +350,7 @@ Qgroupid    Referenced    Exclusive  Max referenced  Max exclusive   Path
             m[0],
             MountEntry {
                 mountpoint: "/zones".into(),
+                options: "rw,noatime".into(),
                 fstype: "btrfs".into(),
                 source: "/dev/loop0".into()
             }
@@ -354,7 +382,7 @@ Qgroupid    Referenced    Exclusive  Max referenced  Max exclusive   Path
         );
         assert_eq!(
             mount(Path::new("/p.img"), Path::new("/zones"), true).to_string(),
-            "mount -t btrfs -o loop,noatime /p.img /zones"
+            "mount -t btrfs -o loop,noatime,nosuid,nodev /p.img /zones"
         );
         assert_eq!(
             subvolume_list(Path::new("/zones")).to_string(),

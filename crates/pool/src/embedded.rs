@@ -54,22 +54,49 @@ fn unavailable(spec: &PoolSpec, reason: impl Into<String>) -> PoolError {
     }
 }
 
-/// Whether a btrfs filesystem is mounted at `mountpoint`.
-pub fn is_mounted(mountpoint: &Path) -> bool {
+/// The btrfs filesystem mounted at `mountpoint`, if any.
+fn mounted(mountpoint: &Path) -> Option<btrfs::MountEntry> {
     let text = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     parse_mountinfo(&text)
-        .iter()
-        .any(|m| Path::new(&m.mountpoint) == mountpoint && m.fstype == "btrfs")
+        .into_iter()
+        .rfind(|m| Path::new(&m.mountpoint) == mountpoint && m.fstype == "btrfs")
+}
+
+/// Whether a btrfs filesystem is mounted at `mountpoint`.
+pub fn is_mounted(mountpoint: &Path) -> bool {
+    mounted(mountpoint).is_some()
+}
+
+fn hardened(m: &btrfs::MountEntry) -> bool {
+    let have: Vec<&str> = m.options.split(',').collect();
+    btrfs::HOST_FLAGS.iter().all(|f| have.contains(f))
+}
+
+/// Gives a pool mounted without them (by an older basalt, or by hand) the
+/// host flags.
+fn harden(spec: &PoolSpec) -> Result<(), PoolError> {
+    if mounted(&spec.mountpoint).is_none_or(|m| hardened(&m)) {
+        return Ok(());
+    }
+    run(&btrfs::remount_host_flags(&spec.mountpoint))
+        .map(|_| ())
+        .map_err(|e| {
+            unavailable(
+                spec,
+                format!("cannot make the pool nosuid,nodev: {}", e.stderr()),
+            )
+        })
 }
 
 /// Makes the pool available and returns it: already mounted, mounted from
 /// its source, or created there first.
 pub fn ensure(spec: &PoolSpec) -> Result<Pool, PoolError> {
-    if is_mounted(&spec.mountpoint) {
+    if mounted(&spec.mountpoint).is_some_and(|m| hardened(&m)) {
         return Ok(Pool::at(&spec.name, &spec.mountpoint));
     }
     let _lock = crate::pool::lock_file(&spec.lock)?;
     if is_mounted(&spec.mountpoint) {
+        harden(spec)?;
         return Ok(Pool::at(&spec.name, &spec.mountpoint));
     }
     fs::create_dir_all(&spec.mountpoint).map_err(|e| {
@@ -222,5 +249,6 @@ fn attach_mount(spec: &PoolSpec, dir: &Path) -> Result<(), PoolError> {
     );
     run(&bind)
         .map(|_| ())
-        .map_err(|e| unavailable(spec, e.to_string()))
+        .map_err(|e| unavailable(spec, e.to_string()))?;
+    harden(spec)
 }

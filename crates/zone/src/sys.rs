@@ -14,6 +14,8 @@ use std::process::Command;
 
 /// `MOUNT_ATTR_IDMAP` from the kernel's uapi `linux/mount.h`.
 const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+/// `MOUNT_ATTR_NOSUID`.
+const MOUNT_ATTR_NOSUID: u64 = 0x0000_0002;
 /// `AT_RECURSIVE`: apply to the whole mount tree.
 const AT_RECURSIVE: libc::c_int = 0x8000;
 
@@ -28,11 +30,13 @@ struct MountAttr {
 
 /// Makes the detached mount tree `tree` (from `open_tree(OPEN_TREE_CLONE)`)
 /// idmapped through the user namespace `userns`: a file owned by id `n`
-/// on disk is seen, and written, as the namespace's id `n`.
+/// on disk is seen, and written, as the namespace's id `n`. Set-uid files
+/// work again on this mount (the host mounts the pool `nosuid`, so that
+/// what a zone makes set-uid is nothing to the host).
 pub fn idmap_mount(tree: BorrowedFd<'_>, userns: BorrowedFd<'_>) -> io::Result<()> {
     let attr = MountAttr {
         attr_set: MOUNT_ATTR_IDMAP,
-        attr_clr: 0,
+        attr_clr: MOUNT_ATTR_NOSUID,
         propagation: 0,
         userns_fd: userns.as_raw_fd() as u64,
     };

@@ -116,6 +116,9 @@ impl Node {
                 "Cannot start vm from state \"{state}\", must be \"stopped\"."
             )));
         }
+        // After a host reboot the pool is mounted by the first command that
+        // needs it: this one, when basaltd does not run.
+        self.pool()?;
         if stored.get("autoboot") != Some(&Value::Bool(true)) {
             stored.insert("autoboot".into(), json!(true));
             self.store().write(&id, &stored, &lock)?;
