@@ -568,6 +568,15 @@ fn escape_attempts_fail() {
     assert_eq!(z.state(&a), "running");
     assert_eq!(z.state(&b), "running");
 
+    // The init holds its console and nothing else of the host's; a
+    // command run by zlogin holds pipes, not the caller's terminal or
+    // anything else it had open.
+    assert_eq!(z.zlogin(&a, "ls /proc/1/fd").stdout, "0\n1\n2\n");
+    let r = z.zlogin(&a, "for f in /proc/$$/fd/*; do readlink $f; done");
+    let fds: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(fds.len(), 3, "{}", r.stdout);
+    assert!(fds.iter().all(|l| l.starts_with("pipe:")), "{}", r.stdout);
+
     // What the zone makes set-uid (its root is uid 0 on disk) means
     // nothing on the host: the pool is mounted nosuid and nodev there.
     let r = z.zlogin(

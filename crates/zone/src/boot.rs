@@ -391,6 +391,8 @@ pub fn confine() -> Result<(), crate::security::SecurityError> {
 
 fn exec_init(spec: &ZoneSpec, stdio: OwnedFd) -> Result<(), String> {
     let (program, args) = spec.init.split_first().ok_or("the zone has no init")?;
+    // The init gets the console as 0, 1 and 2, and nothing else.
+    crate::sys::cloexec_from(3).map_err(ctx("close the supervisor's descriptors"))?;
     let out = stdio.try_clone().map_err(ctx("share the console"))?;
     let err = stdio.try_clone().map_err(ctx("share the console"))?;
     let e = Command::new(program)

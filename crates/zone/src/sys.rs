@@ -2,8 +2,9 @@
 //! offers, and the only `unsafe` code in basalt: `mount_setattr(2)` to
 //! make a mount idmapped, a command's child becoming a session leader with
 //! its terminal as controlling terminal (zlogin's pty), owning descriptors
-//! received over a socket, real-time signals through a pidfd, and a seccomp
-//! filter installed without `no_new_privs`.
+//! received over a socket, real-time signals through a pidfd, a seccomp
+//! filter installed without `no_new_privs`, and every inherited descriptor
+//! marked close-on-exec.
 
 #![allow(unsafe_code)]
 
@@ -137,5 +138,41 @@ pub fn install_seccomp(program: &[seccompiler::sock_filter]) -> io::Result<()> {
         Ok(())
     } else {
         Err(io::Error::last_os_error())
+    }
+}
+
+/// Marks every descriptor from `first` up close-on-exec, so that nothing
+/// this process inherited or opened reaches what it executes next.
+pub fn cloexec_from(first: u32) -> io::Result<()> {
+    // SAFETY: close_range(2) with CLOSE_RANGE_CLOEXEC only sets a flag on
+    // open descriptors; it closes none, so no owned descriptor in this
+    // process is invalidated.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Makes `command`'s child a session leader without a controlling
+/// terminal.
+pub fn in_new_session(command: &mut Command) -> &mut Command {
+    // SAFETY: as in `with_controlling_terminal`: setsid(2) is a plain
+    // system call, async-signal-safe between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::setsid() < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        })
     }
 }

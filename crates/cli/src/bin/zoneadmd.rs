@@ -52,6 +52,12 @@ fn supervise(uuid: &str) -> i32 {
     if let Ok(null) = std::fs::File::options().write(true).open("/dev/null") {
         let _ = nix::unistd::dup2_stdout(null);
     }
+    // Whatever the caller left open (a lock, a directory) stays out of the
+    // zone.
+    if let Err(e) = basalt_zone::sys::cloexec_from(3) {
+        eprintln!("zoneadmd: cannot mark descriptors close-on-exec: {e}");
+        return 1;
+    }
     basalt_node::zones::supervisor::run(&Paths::from_env(), &uuid, &exe, ready)
 }
 

@@ -20,6 +20,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -49,6 +50,26 @@ pub const CGROUP_MOUNT: &str = "/sys/fs/cgroup";
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(60);
 /// The most console output kept on disk; the log starts over past it.
 const CONSOLE_LOG_MAX: u64 = 1 << 20;
+
+/// A console pty: the master (non-blocking, so that a zone that does not
+/// read its console never stalls the supervisor), the slave and its path;
+/// both close-on-exec — the slave reaches the zone only by being sent.
+fn console_pty() -> nix::Result<(OwnedFd, OwnedFd, PathBuf)> {
+    use nix::fcntl::OFlag;
+    let master = nix::pty::posix_openpt(
+        OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK,
+    )?;
+    nix::pty::grantpt(&master)?;
+    nix::pty::unlockpt(&master)?;
+    let path = PathBuf::from(nix::pty::ptsname_r(&master)?);
+    let slave = nix::fcntl::open(
+        &path,
+        OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )?;
+    let master: OwnedFd = master.into();
+    Ok((master, slave, path))
+}
 
 /// The host's cgroups for zones.
 pub fn cgroups() -> Result<Cgroups, cgroup::CgroupError> {
@@ -142,9 +163,8 @@ impl Supervisor {
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("zoneadm: {uuid}: No such zone configured"))?;
         let cgroups = cgroups().map_err(|e| e.to_string())?;
-        let pty = nix::pty::openpty(None, None).map_err(|e| format!("open a console pty: {e}"))?;
-        let console_path =
-            nix::unistd::ttyname(&pty.slave).map_err(|e| format!("name the console: {e}"))?;
+        let (master, slave, console_path) =
+            console_pty().map_err(|e| format!("open a console pty: {e}"))?;
         let sock = paths.zone_console(uuid);
         if let Some(dir) = sock.parent() {
             fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -158,6 +178,7 @@ impl Supervisor {
         let log = OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(paths.zone_console_log(uuid))
             .ok();
         let me = ProcId::current();
@@ -168,8 +189,8 @@ impl Supervisor {
             vm,
             cgroups,
             signals,
-            console: pty.master,
-            console_tty: pty.slave,
+            console: master,
+            console_tty: slave,
             console_path,
             listener,
             client: None,
