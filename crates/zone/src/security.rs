@@ -412,19 +412,60 @@ fn target_arch() -> Result<TargetArch, SecurityError> {
     }
 }
 
+/// `ioctl` requests refused with `EPERM`: making a btrfs subvolume or
+/// snapshot inside the zone's root. A new subvolume has a quota group of
+/// its own, outside the zone's quota, and is left out of the zone's
+/// snapshots and send streams. (`_IOW(0x94, n, 4096-byte args)`.)
+pub const REFUSED_IOCTLS: [(&str, u32); 4] = [
+    ("BTRFS_IOC_SNAP_CREATE", 0x5000_9401),
+    ("BTRFS_IOC_SUBVOL_CREATE", 0x5000_940e),
+    ("BTRFS_IOC_SNAP_CREATE_V2", 0x5000_9417),
+    ("BTRFS_IOC_SUBVOL_CREATE_V2", 0x5000_9418),
+];
+
+/// `ioctl`'s number in the x32 ABI, which has an entry of its own.
+#[cfg(target_arch = "x86_64")]
+const X32_IOCTL: i64 = X32_SYSCALL_BIT + 514;
+
+fn ioctl_rules() -> Result<Vec<seccompiler::SeccompRule>, seccompiler::BackendError> {
+    use seccompiler::{SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompRule};
+    REFUSED_IOCTLS
+        .iter()
+        .map(|&(_, request)| {
+            // The kernel reads the request as an unsigned int: compare the
+            // low 32 bits only, so that high bits cannot dodge the rule.
+            SeccompRule::new(vec![SeccompCondition::new(
+                1,
+                SeccompCmpArgLen::Dword,
+                SeccompCmpOp::Eq,
+                u64::from(request),
+            )?])
+        })
+        .collect()
+}
+
 fn compile(
     denied: &[DeniedSyscall],
     refusal: Refusal,
     arch: TargetArch,
 ) -> Result<BpfProgram, SecurityError> {
     let action = refusal.name();
-    let rules: BTreeMap<i64, Vec<seccompiler::SeccompRule>> = denied
+    let mut rules: BTreeMap<i64, Vec<seccompiler::SeccompRule>> = denied
         .iter()
         .filter(|d| d.refusal == refusal)
         .flat_map(|d| std::iter::once(d.nr).chain(d.x32_nr))
         // No rules: the call matches whatever its arguments.
         .map(|nr| (nr, Vec::new()))
         .collect();
+    if refusal == Refusal::NotPermitted {
+        let ioctls = ioctl_rules().map_err(|e| SecurityError::CompileFilter {
+            action,
+            source: e.into(),
+        })?;
+        rules.insert(libc::SYS_ioctl, ioctls.clone());
+        #[cfg(target_arch = "x86_64")]
+        rules.insert(X32_IOCTL, ioctls);
+    }
     let errno = u32::try_from(refusal.errno()).expect("errno values are positive");
     let filter = SeccompFilter::new(
         rules,

@@ -93,9 +93,9 @@ fn the_denied_calls_are_listed_once_each() {
     }
 }
 
-// A reader of the classic BPF that seccompiler emits for filters without
-// argument conditions: loads of `seccomp_data.nr` and `.arch`, jumps on
-// equality, unconditional jumps and returns. Anything else fails the test.
+// A reader of the classic BPF that seccompiler emits: loads of
+// `seccomp_data.nr`, `.arch` and argument words, jumps on equality,
+// unconditional jumps and returns. Anything else fails the test.
 const BPF_LD_W_ABS: u16 = 0x20;
 const BPF_JMP_JA: u16 = 0x05;
 const BPF_JMP_JEQ_K: u16 = 0x15;
@@ -108,7 +108,7 @@ const AUDIT_ARCH_I386: u32 = 0x4000_0003;
 const AUDIT_ARCH_AARCH64: u32 = 0xc000_00b7;
 const AUDIT_ARCH_ARM: u32 = 0x4000_0028;
 
-fn run(program: &[sock_filter], arch: u32, nr: i64) -> u32 {
+fn run(program: &[sock_filter], arch: u32, nr: i64, args: [u64; 6]) -> u32 {
     let nr = u32::try_from(nr).expect("call numbers fit in 32 bits");
     let mut acc = 0u32;
     let mut pc = 0usize;
@@ -120,6 +120,15 @@ fn run(program: &[sock_filter], arch: u32, nr: i64) -> u32 {
                 acc = match insn.k {
                     DATA_NR => nr,
                     DATA_ARCH => arch,
+                    // args[i] at 16 + 8 i, little-endian: low word first.
+                    k @ 16..=63 if k % 4 == 0 => {
+                        let arg = args[(k as usize - 16) / 8];
+                        if k % 8 == 0 {
+                            arg as u32
+                        } else {
+                            (arg >> 32) as u32
+                        }
+                    }
                     k => panic!("load of seccomp_data offset {k}"),
                 }
             }
@@ -134,9 +143,13 @@ fn run(program: &[sock_filter], arch: u32, nr: i64) -> u32 {
 /// The kernel's answer with both programs installed: the strictest action,
 /// comparing action bits as signed numbers (kill is the most negative).
 fn answer(filter: &ZoneFilter, arch: u32, nr: i64) -> u32 {
+    answer_with(filter, arch, nr, [0; 6])
+}
+
+fn answer_with(filter: &ZoneFilter, arch: u32, nr: i64, args: [u64; 6]) -> u32 {
     let strictness = |ret: u32| (ret & 0xffff_0000) as i32;
-    let a = run(&filter.refused, arch, nr);
-    let b = run(&filter.absent, arch, nr);
+    let a = run(&filter.refused, arch, nr, args);
+    let b = run(&filter.absent, arch, nr, args);
     if strictness(b) < strictness(a) { b } else { a }
 }
 
@@ -177,6 +190,34 @@ fn the_filter_allows_everything_else() {
     ] {
         assert_eq!(answer(&filter, arch, nr), libc::SECCOMP_RET_ALLOW, "{nr}");
     }
+}
+
+#[test]
+fn making_btrfs_subvolumes_is_refused_and_other_ioctls_are_not() {
+    let filter = seccomp_filter().unwrap();
+    let (arch, _) = native_arch();
+    let eperm = libc::SECCOMP_RET_ERRNO | libc::EPERM as u32;
+    for (name, request) in REFUSED_IOCTLS {
+        let request = u64::from(request);
+        let args = [3, request, 0, 0, 0, 0];
+        assert_eq!(
+            answer_with(&filter, arch, libc::SYS_ioctl, args),
+            eperm,
+            "{name}"
+        );
+        // The kernel reads the request as 32 bits: high bits change nothing.
+        let args = [3, request | 1 << 32, 0, 0, 0, 0];
+        assert_eq!(
+            answer_with(&filter, arch, libc::SYS_ioctl, args),
+            eperm,
+            "{name}"
+        );
+    }
+    let tcgets = [0, libc::TCGETS, 0, 0, 0, 0];
+    assert_eq!(
+        answer_with(&filter, arch, libc::SYS_ioctl, tcgets),
+        libc::SECCOMP_RET_ALLOW
+    );
 }
 
 #[test]
