@@ -458,10 +458,8 @@ fn compile(
         .map(|nr| (nr, Vec::new()))
         .collect();
     if refusal == Refusal::NotPermitted {
-        let ioctls = ioctl_rules().map_err(|e| SecurityError::CompileFilter {
-            action,
-            source: e.into(),
-        })?;
+        let ioctls =
+            ioctl_rules().map_err(|e| SecurityError::CompileFilter { action, source: e })?;
         rules.insert(libc::SYS_ioctl, ioctls.clone());
         #[cfg(target_arch = "x86_64")]
         rules.insert(X32_IOCTL, ioctls);
