@@ -577,10 +577,28 @@ fn escape_attempts_fail() {
     assert_eq!(fds.len(), 3, "{}", r.stdout);
     assert!(fds.iter().all(|l| l.starts_with("pipe:")), "{}", r.stdout);
 
+    // Links the zone plants where its next boot mounts things resolve
+    // inside the zone, never on the host.
+    let probe = format!("/tmp/basalt-escape-probe-{a}");
+    let r = z.zlogin(
+        &a,
+        &format!(
+            "umount /run && rmdir /run && ln -s ../../../../../../..{probe} /run && ls -ld /run"
+        ),
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    // The zone may well not boot again with its /run broken; what
+    // matters is the host.
+    z.vmadm(&["reboot", &a]);
+    assert!(
+        !Path::new(&probe).exists(),
+        "the zone's boot made {probe} on the host"
+    );
+
     // What the zone makes set-uid (its root is uid 0 on disk) means
     // nothing on the host: the pool is mounted nosuid and nodev there.
     let r = z.zlogin(
-        &a,
+        &b,
         "cp /bin/busybox /root/sush && chmod 4755 /root/sush && ls -l /root/sush",
     );
     assert!(

@@ -178,10 +178,27 @@ fn hand_over(
         nix::unistd::fchown(tty, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))
             .map_err(|e| io_err("give the console to the zone")(e.into()))?;
     }
+    // Every bind's source is cloned here, as host root: the zone's setup
+    // resolves nothing on the host by path.
+    let mut binds = Vec::new();
+    for step in mounts::plan(spec) {
+        if let Step::Bind { source, .. } = step {
+            let clone = rustix::mount::open_tree(
+                rustix::fs::CWD,
+                &source,
+                rustix::mount::OpenTreeFlags::OPEN_TREE_CLONE
+                    | rustix::mount::OpenTreeFlags::OPEN_TREE_CLOEXEC
+                    | rustix::mount::OpenTreeFlags::AT_RECURSIVE,
+            )
+            .map_err(|e| io_err(format!("clone the mount of {}", source.display()))(e.into()))?;
+            binds.push(clone);
+        }
+    }
     let json = serde_json::to_string(spec).expect("a spec serialises");
     send(chan, &json)?;
     let mut fds = vec![tree.as_raw_fd()];
     fds.extend(console.map(|c| c.as_raw_fd()));
+    fds.extend(binds.iter().map(AsRawFd::as_raw_fd));
     send_fds(chan, &fds).map_err(io_err("send the root and console to the zone"))?;
     match recv_line(chan).map_err(io_err("wait for the zone's init"))? {
         None => Ok(()),
@@ -190,6 +207,10 @@ fn hand_over(
         )),
     }
 }
+
+/// The most descriptors one `SCM_RIGHTS` message carries (the kernel's
+/// `SCM_MAX_FD`): the root, the console and every bind source of a zone.
+const SCM_MAX_FD: usize = 253;
 
 /// The group id of `tty` in the zone (Debian's and busybox's).
 const TTY_GID: u32 = 5;
@@ -239,7 +260,7 @@ fn send_fds(chan: &UnixStream, fds: &[RawFd]) -> io::Result<()> {
 fn recv_fds(chan: &UnixStream, n: usize) -> io::Result<Vec<OwnedFd>> {
     let mut byte = [0u8; 1];
     let mut iov = [io::IoSliceMut::new(&mut byte)];
-    let mut space = nix::cmsg_space!([RawFd; 2]);
+    let mut space = nix::cmsg_space!([RawFd; SCM_MAX_FD]);
     let msg = nix::sys::socket::recvmsg::<()>(
         chan.as_raw_fd(),
         &mut iov,
@@ -359,13 +380,22 @@ pub fn stage2_main() -> i32 {
             .map_err(ctx("read the zone's spec"))?
             .ok_or("the supervisor went away")?;
         let spec: ZoneSpec = serde_json::from_str(&line).map_err(ctx("parse the zone's spec"))?;
-        let n = 1 + usize::from(spec.console.is_some());
+        let plan = mounts::plan(&spec);
+        let binds = plan
+            .iter()
+            .filter(|s| matches!(s, Step::Bind { .. }))
+            .count();
+        let n = 1 + usize::from(spec.console.is_some()) + binds;
         let mut fds = recv_fds(chan, n)
             .map_err(ctx("receive the root"))?
             .into_iter();
         let tree = fds.next().expect("counted");
-        let console = fds.next();
-        build_root(&spec, tree.as_fd())?;
+        let console = if spec.console.is_some() {
+            fds.next()
+        } else {
+            None
+        };
+        build_root(&spec, &plan, tree.as_fd(), fds.collect())?;
         drop(tree);
         nix::unistd::sethostname(&spec.hostname).map_err(ctx("set the hostname"))?;
         confine().map_err(|e| e.to_string())?;
@@ -409,9 +439,19 @@ fn exec_init(spec: &ZoneSpec, stdio: OwnedFd) -> Result<(), String> {
 
 /// Attaches the idmapped root over the working directory (the spec's root
 /// directory, entered by stage 1 while it could still walk the host's path
-/// to it), applies the mount plan under it and pivots into it. Everything
-/// below the root is reached relative to the root itself.
-fn build_root(spec: &ZoneSpec, tree: BorrowedFd<'_>) -> Result<(), String> {
+/// to it), applies the mount plan under it and pivots into it.
+///
+/// The plan is applied chrooted into the zone's root, so that a symbolic
+/// link the zone left in its file system resolves inside it, never on the
+/// host; the sources of binds come as descriptors (`binds`, in the plan's
+/// order). The chroot is left through a descriptor of the host's root, to
+/// pivot.
+fn build_root(
+    spec: &ZoneSpec,
+    plan: &[Step],
+    tree: BorrowedFd<'_>,
+    binds: Vec<OwnedFd>,
+) -> Result<(), String> {
     nix::mount::mount(
         None::<&str>,
         "/",
@@ -420,6 +460,7 @@ fn build_root(spec: &ZoneSpec, tree: BorrowedFd<'_>) -> Result<(), String> {
         None::<&str>,
     )
     .map_err(ctx("make the zone's mounts private"))?;
+    let host_root = File::open("/").map_err(ctx("open /"))?;
     rustix::mount::move_mount(
         tree,
         "",
@@ -429,21 +470,32 @@ fn build_root(spec: &ZoneSpec, tree: BorrowedFd<'_>) -> Result<(), String> {
     )
     .map_err(|e| format!("attach the zone's root at {}: {e}", spec.root.display()))?;
     nix::unistd::fchdir(tree).map_err(ctx("enter the zone's root"))?;
-    let here = Path::new(".");
-    for step in mounts::plan(spec) {
-        apply(here, &step).map_err(|e| format!("{step:?}: {e}"))?;
+    nix::unistd::chroot(".").map_err(ctx("chroot into the zone's root"))?;
+    let mut binds = binds.into_iter();
+    for step in plan {
+        let bind = match step {
+            Step::Bind { .. } => Some(binds.next().ok_or("a bind without its source")?),
+            _ => None,
+        };
+        apply(step, bind).map_err(|e| format!("{step:?}: {e}"))?;
     }
+    nix::unistd::fchdir(&host_root).map_err(ctx("return to /"))?;
+    nix::unistd::chroot(".").map_err(ctx("leave the chroot"))?;
+    nix::unistd::fchdir(tree).map_err(ctx("enter the zone's root"))?;
     nix::unistd::pivot_root(".", ".").map_err(ctx("pivot into the zone's root"))?;
     nix::mount::umount2(".", MntFlags::MNT_DETACH).map_err(ctx("detach the host's file system"))?;
     std::env::set_current_dir("/").map_err(ctx("enter /"))?;
     Ok(())
 }
 
-fn under(root: &Path, rel: &str) -> PathBuf {
-    root.join(rel.trim_start_matches('/'))
+/// A plan's target inside the chroot.
+fn target_path(rel: &str) -> PathBuf {
+    Path::new("/").join(rel.trim_start_matches('/'))
 }
 
-fn apply(root: &Path, step: &Step) -> io::Result<()> {
+/// Applies one step, chrooted in the zone's root; `bind` is the source of
+/// a bind step.
+fn apply(step: &Step, bind: Option<OwnedFd>) -> io::Result<()> {
     match step {
         Step::Mount {
             fstype,
@@ -452,7 +504,7 @@ fn apply(root: &Path, step: &Step) -> io::Result<()> {
             flags,
             data,
         } => {
-            let path = under(root, target);
+            let path = target_path(target);
             std::fs::create_dir_all(&path)?;
             let data = (!data.is_empty()).then_some(data.as_str());
             nix::mount::mount(
@@ -464,12 +516,17 @@ fn apply(root: &Path, step: &Step) -> io::Result<()> {
             )?;
         }
         Step::Bind {
-            source,
-            target,
-            read_only,
+            target, read_only, ..
         } => {
-            let path = under(root, target);
-            if source.is_dir() {
+            let source = bind.ok_or_else(|| io::Error::other("no source"))?;
+            let path = target_path(target);
+            let is_dir = rustix::fs::fstat(&source)
+                .map(|st| {
+                    rustix::fs::FileType::from_raw_mode(st.st_mode)
+                        == rustix::fs::FileType::Directory
+                })
+                .map_err(io::Error::from)?;
+            if is_dir {
                 std::fs::create_dir_all(&path)?;
             } else if !path.exists() {
                 if let Some(parent) = path.parent() {
@@ -477,19 +534,19 @@ fn apply(root: &Path, step: &Step) -> io::Result<()> {
                 }
                 File::create(&path)?;
             }
-            nix::mount::mount(
-                Some(source.as_path()),
+            rustix::mount::move_mount(
+                &source,
+                "",
+                rustix::fs::CWD,
                 &path,
-                None::<&str>,
-                MsFlags::MS_BIND | MsFlags::MS_REC,
-                None::<&str>,
+                rustix::mount::MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
             )?;
             if *read_only {
                 remount_read_only(&path)?;
             }
         }
         Step::ReadOnly { target } => {
-            let path = under(root, target);
+            let path = target_path(target);
             if !path.exists() {
                 return Ok(());
             }
@@ -503,7 +560,7 @@ fn apply(root: &Path, step: &Step) -> io::Result<()> {
             remount_read_only(&path)?;
         }
         Step::Symlink { link, to } => {
-            let path = under(root, link);
+            let path = target_path(link);
             match std::os::unix::fs::symlink(to, &path) {
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                 r => r?,
