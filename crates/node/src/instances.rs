@@ -272,12 +272,16 @@ impl Node {
             return Err(CreateError::Exists(uuid.to_string()).into());
         }
         let image = self.checked_image(&created.vm, created.brand)?;
+        // Every configuration must be read to know which id ranges are
+        // taken: a zone whose file is corrupt may be running on its range.
         let others: Vec<Map<String, Value>> = self
             .store
             .list()?
             .into_iter()
-            .filter_map(Result::ok)
-            .collect();
+            .collect::<Result<_, _>>()
+            .map_err(|e| {
+                NodeError::Lifecycle(format!("cannot give the instance an id range: {e}"))
+            })?;
         created.vm.insert(
             zones::ID_KEY.into(),
             json!(zones::free_id_map(&others).base),
@@ -467,8 +471,14 @@ impl Node {
         };
         let updated = update::update(&current, payload, &facts, &now_iso(), &mut OsEntropy)?;
         if !updated.changes.is_empty() {
-            self.apply_live(&id, &stored, &updated.vm)?;
+            // Stored first: what cannot be applied live applies at the next
+            // boot, and the configuration says what the zone should be.
             self.store.write(&id, &updated.vm, &lock)?;
+            self.apply_live(&id, &stored, &updated.vm).map_err(|e| {
+                NodeError::Lifecycle(format!(
+                    "{e} (the configuration is updated; it applies at the next boot)"
+                ))
+            })?;
         }
         Ok(updated)
     }

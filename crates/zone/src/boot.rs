@@ -112,6 +112,11 @@ pub fn boot(
         .spawn()
         .map_err(io_err(format!("start {}", exe.display())))?;
     let result = boot_with(spec, cgroups, &chan, stage1.id() as i32, console);
+    if result.is_err() {
+        // Stage 1 may be waiting for a word that will not come.
+        let _ = chan.shutdown(std::net::Shutdown::Both);
+        let _ = stage1.kill();
+    }
     let _ = stage1.wait();
     result
 }
@@ -222,9 +227,14 @@ fn send(chan: &UnixStream, line: &str) -> Result<(), BootError> {
 }
 
 fn recv_line(chan: &UnixStream) -> io::Result<Option<String>> {
+    read_line(&mut &*chan)
+}
+
+/// Reads one line, a byte at a time (so that nothing after it is taken
+/// from the stream); `None` at the end of the stream.
+pub fn read_line(r: &mut impl Read) -> io::Result<Option<String>> {
     let mut line = Vec::new();
     let mut byte = [0u8; 1];
-    let mut r = chan;
     loop {
         match r.read(&mut byte)? {
             0 if line.is_empty() => return Ok(None),

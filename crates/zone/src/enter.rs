@@ -5,8 +5,9 @@
 //! kernel refuses a user namespace switch otherwise) and have joined the
 //! zone's cgroups first.
 
-use std::fs::File;
 use std::io;
+use std::os::fd::BorrowedFd;
+use std::os::unix::fs::MetadataExt;
 
 use nix::sched::CloneFlags;
 use nix::unistd::{Gid, Uid};
@@ -20,8 +21,7 @@ pub struct EnterError {
     source: io::Error,
 }
 
-/// The namespaces joined, in the order they are joined: the user namespace
-/// first, which gives the capabilities the others need.
+/// The namespaces joined (all in one `setns` on a pidfd).
 pub const NAMESPACES: [(&str, CloneFlags); 7] = [
     ("user", CloneFlags::CLONE_NEWUSER),
     ("mnt", CloneFlags::CLONE_NEWNS),
@@ -32,21 +32,25 @@ pub const NAMESPACES: [(&str, CloneFlags); 7] = [
     ("pid", CloneFlags::CLONE_NEWPID),
 ];
 
-/// Joins every namespace of the process `pid` (the zone's init) and
-/// becomes root of its user namespace.
-pub fn join(pid: i32) -> Result<(), EnterError> {
+/// Joins every namespace of the process `pidfd` refers to (the zone's
+/// init) at once, and becomes root of its user namespace. A pidfd names
+/// one process for good: a reused pid cannot send the caller elsewhere.
+/// Refuses a process in the caller's own user namespace (not a zone).
+pub fn join(pidfd: BorrowedFd<'_>, pid: i32) -> Result<(), EnterError> {
     let err = |what: String| move |source: io::Error| EnterError { what, source };
-    // Open them all first: once in the zone's mount namespace, the host's
-    // /proc is out of reach.
-    let mut fds = Vec::new();
-    for (name, flag) in NAMESPACES {
-        let path = format!("/proc/{pid}/ns/{name}");
-        let f = File::open(&path).map_err(err(path))?;
-        fds.push((name, flag, f));
+    let own = std::fs::metadata("/proc/self/ns/user").map_err(err("my user namespace".into()))?;
+    let theirs = std::fs::metadata(format!("/proc/{pid}/ns/user"))
+        .map_err(err("the zone's user namespace".into()))?;
+    if (own.dev(), own.ino()) == (theirs.dev(), theirs.ino()) {
+        return Err(EnterError {
+            what: "user namespace".into(),
+            source: io::Error::other("the process is not in a zone"),
+        });
     }
-    for (name, flag, f) in fds {
-        nix::sched::setns(&f, flag).map_err(|e| err(format!("{name} namespace"))(e.into()))?;
-    }
+    let all = NAMESPACES
+        .iter()
+        .fold(CloneFlags::empty(), |a, (_, f)| a | *f);
+    nix::sched::setns(pidfd, all).map_err(|e| err("namespaces".into())(e.into()))?;
     let g = Gid::from_raw(0);
     nix::unistd::setresgid(g, g, g).map_err(|e| err("root group".into())(e.into()))?;
     nix::unistd::setgroups(&[]).map_err(|e| err("groups".into())(e.into()))?;

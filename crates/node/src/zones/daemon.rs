@@ -10,7 +10,7 @@ use std::time::Duration;
 use basalt_model::VmUuid;
 use serde_json::Value;
 
-use super::runtime::Phase;
+use super::runtime::{Phase, boot_id};
 use crate::instances::{Node, NodeError, now_iso};
 
 /// What start-up found and did, instance by instance.
@@ -26,13 +26,6 @@ pub struct Startup {
     pub failed: Vec<(String, String)>,
     /// Whether this was the first start-up since the host booted.
     pub first_since_boot: bool,
-}
-
-/// The kernel's id of the current host boot.
-fn boot_id() -> String {
-    fs::read_to_string("/proc/sys/kernel/random/boot_id")
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_default()
 }
 
 impl Node {
@@ -86,41 +79,28 @@ impl Node {
     /// Brings an instance's runtime state back to the truth.
     fn recover(&self, id: &VmUuid) -> Result<Recovered, NodeError> {
         let path = self.paths().zone_runtime(id);
+        let _lock = self.store().lock(id)?;
         let Some(mut record) = self.last_record(id) else {
             return Ok(Recovered::Stopped);
         };
-        if record.live() {
-            return Ok(if record.phase == Phase::Stopped {
-                Recovered::Stopped
-            } else {
-                Recovered::Running
-            });
-        }
         if record.phase == Phase::Stopped {
             return Ok(Recovered::Stopped);
+        }
+        if record.live() {
+            return Ok(Recovered::Running);
         }
         // The supervisor is gone while its zone was up. An init that
         // outlived it has no one to watch it: end it (the kernel ends its
         // whole pid namespace with it), then remove the zone's cgroups.
-        let _lock = self.store().lock(id)?;
-        if let Some(init) = record.init.filter(|i| i.alive())
-            && let Ok(fd) = rustix::process::pidfd_open(
-                rustix::process::Pid::from_raw(init.pid).expect("a live pid"),
-                rustix::process::PidfdFlags::empty(),
-            )
+        if let Some(init) = record.init.as_ref().filter(|_| record.boot_id == boot_id())
+            && let Some(fd) = super::lifecycle::pidfd(init)
         {
             let _ = basalt_zone::sys::pidfd_signal(std::os::fd::AsFd::as_fd(&fd), libc::SIGKILL);
         }
         if let Ok(cgroups) = super::supervisor::cgroups() {
-            let mut removed = cgroups.remove(id.as_str());
-            for _ in 0..200 {
-                if removed.is_ok() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-                removed = cgroups.remove(id.as_str());
-            }
-            removed.map_err(|e| NodeError::Lifecycle(e.to_string()))?;
+            cgroups
+                .remove_when_empty(id.as_str(), Duration::from_secs(5))
+                .map_err(|e| NodeError::Lifecycle(e.to_string()))?;
         }
         let _ = fs::remove_file(self.paths().zone_console(id));
         record.phase = Phase::Stopped;

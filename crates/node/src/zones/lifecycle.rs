@@ -14,12 +14,15 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use serde_json::{Map, Value, json};
 
 use super::runtime::{Phase, ProcId, Record};
-use super::supervisor::{STOP_TIMEOUT, read_ready};
+use super::supervisor::STOP_TIMEOUT;
 use crate::instances::{Node, NodeError};
 
 /// The environment variable naming the supervisor binary (else
 /// `zoneadmd` beside the running binary, else on PATH).
 pub const SUPERVISOR_ENV: &str = "BASALT_ZONEADMD";
+
+/// How long a supervisor may take to report a zone running (or why not).
+const READY_TIMEOUT_MS: i32 = 120_000;
 
 /// What `vmadm start` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +53,9 @@ fn supervisor_exe() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("zoneadmd"))
 }
 
-fn pidfd(p: &ProcId) -> Option<OwnedFd> {
+/// A pidfd of the process `p` if it is still that process (opened first,
+/// then checked: the pidfd pins it).
+pub(crate) fn pidfd(p: &ProcId) -> Option<OwnedFd> {
     let pid = rustix::process::Pid::from_raw(p.pid)?;
     let fd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()?;
     // The pidfd pins the process: check it is still the one recorded.
@@ -149,8 +154,24 @@ impl Node {
             .spawn()
             .map_err(|e| NodeError::Lifecycle(format!("cannot run {}: {e}", exe.display())))?;
         let mut out = child.stdout.take().expect("stdout is piped");
-        let line = read_ready(&mut out)
-            .map_err(|e| NodeError::Lifecycle(format!("zone supervisor: {e}")))?;
+        // A boot's steps time out on their own; this only guards against a
+        // supervisor that hangs.
+        let mut fds = [PollFd::new(out.as_fd(), PollFlags::POLLIN)];
+        let answered = poll(
+            &mut fds,
+            PollTimeout::try_from(READY_TIMEOUT_MS).unwrap_or(PollTimeout::MAX),
+        );
+        if !matches!(answered, Ok(n) if n > 0) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(NodeError::Lifecycle(format!(
+                "the zone supervisor did not answer (see {})",
+                paths.zone_supervisor_log(id).display()
+            )));
+        }
+        let line = basalt_zone::boot::read_line(&mut out)
+            .map_err(|e| NodeError::Lifecycle(format!("zone supervisor: {e}")))?
+            .unwrap_or_default();
         if line.starts_with("running ") {
             return Ok(());
         }
@@ -192,18 +213,11 @@ impl Node {
         let Some(sup) = pidfd(&record.supervisor) else {
             return Ok(());
         };
-        let sent = if force {
-            record
-                .init
-                .as_ref()
-                .and_then(pidfd)
-                .map(|fd| basalt_zone::sys::pidfd_signal(fd.as_fd(), libc::SIGKILL))
-        } else {
-            Some(basalt_zone::sys::pidfd_signal(sup.as_fd(), libc::SIGTERM))
-        };
-        if let Some(Err(e)) = sent {
-            return Err(NodeError::Lifecycle(format!("cannot signal the zone: {e}")));
-        }
+        // SIGQUIT: the supervisor kills the init and does not boot again,
+        // whatever the zone was doing (booting, rebooting).
+        let signo = if force { libc::SIGQUIT } else { libc::SIGTERM };
+        basalt_zone::sys::pidfd_signal(sup.as_fd(), signo)
+            .map_err(|e| NodeError::Lifecycle(format!("cannot signal the zone: {e}")))?;
         if !wait_exit(&sup, STOP_TIMEOUT + Duration::from_secs(30)) {
             return Err(NodeError::Lifecycle(
                 "the zone did not stop in time".to_owned(),

@@ -10,6 +10,8 @@ pub mod supervisor;
 
 pub use lifecycle::{StartOutcome, StopOutcome};
 
+use std::os::fd::AsFd;
+
 use basalt_model::VmUuid;
 use basalt_zone::spec::{ID_RANGE_SIZE, IdMap};
 
@@ -30,14 +32,13 @@ impl LoginTarget {
     /// cgroups, its namespaces, its root user.
     pub fn join(&self) -> Result<(), NodeError> {
         let fail = |e: &dyn std::fmt::Display| NodeError::Lifecycle(e.to_string());
+        let init = lifecycle::pidfd(&self.init)
+            .ok_or_else(|| NodeError::Lifecycle("the zone stopped".into()))?;
         let cgroups = supervisor::cgroups().map_err(|e| fail(&e))?;
         cgroups
             .attach(self.uuid.as_str(), std::process::id())
             .map_err(|e| fail(&e))?;
-        if !self.init.alive() {
-            return Err(NodeError::Lifecycle("the zone stopped".into()));
-        }
-        basalt_zone::enter::join(self.init.pid).map_err(|e| fail(&e))?;
+        basalt_zone::enter::join(init.as_fd(), self.init.pid).map_err(|e| fail(&e))?;
         basalt_zone::boot::confine().map_err(|e| fail(&e))
     }
 }

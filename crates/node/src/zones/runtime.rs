@@ -86,6 +86,17 @@ pub struct Record {
     pub exit_status: Option<i32>,
     /// When it ended.
     pub exit_timestamp: Option<String>,
+    /// The host boot the record was written in (the kernel's boot id): pids
+    /// and start times repeat across boots.
+    #[serde(default)]
+    pub boot_id: String,
+}
+
+/// The kernel's id of the current host boot.
+pub fn boot_id() -> String {
+    fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default()
 }
 
 impl Record {
@@ -112,9 +123,10 @@ impl Record {
         write_atomic(path, &json, 0o644)
     }
 
-    /// Whether the supervisor that wrote this record still runs.
+    /// Whether the supervisor that wrote this record still runs: the same
+    /// host boot, pid and start time.
     pub fn live(&self) -> bool {
-        self.supervisor.alive()
+        self.boot_id == boot_id() && self.supervisor.alive()
     }
 }
 
@@ -155,10 +167,16 @@ mod tests {
             boot_timestamp: Some("2026-01-01T00:00:00.000Z".into()),
             exit_status: None,
             exit_timestamp: None,
+            boot_id: boot_id(),
         };
         r.write(&path).unwrap();
         assert_eq!(Record::read(&path).unwrap(), Some(r.clone()));
         assert!(r.live());
+        let other_boot = Record {
+            boot_id: "00000000-0000-0000-0000-000000000000".into(),
+            ..r.clone()
+        };
+        assert!(!other_boot.live(), "a record of another host boot is stale");
         fs::write(&path, "{").unwrap();
         assert!(
             Record::read(&path)

@@ -7,6 +7,8 @@
 //! - SIGTERM: a graceful stop — the init's own halt signal (systemd:
 //!   SIGRTMIN+4, poweroff; busybox init: SIGUSR2), then SIGKILL after the
 //!   stop timeout;
+//! - SIGQUIT: a forced stop — SIGKILL to the init, and no boot after it
+//!   whatever the zone was doing;
 //! - SIGUSR1: a reboot — the init's reboot signal (systemd: SIGINT;
 //!   busybox: SIGTERM), and a fresh boot once it has exited; SIGUSR2: a
 //!   forced reboot (SIGKILL, then a fresh boot);
@@ -18,7 +20,7 @@
 //! `running <pid>` or `error: <why>`, then it is closed.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -135,6 +137,8 @@ struct Supervisor {
     record: Record,
     deadline: Option<Instant>,
     rebooting: bool,
+    /// A stop was asked for: it wins over any reboot.
+    stopping: bool,
 }
 
 impl Supervisor {
@@ -148,6 +152,7 @@ impl Supervisor {
             Signal::SIGTERM,
             Signal::SIGUSR1,
             Signal::SIGUSR2,
+            Signal::SIGQUIT,
             Signal::SIGINT,
             Signal::SIGHUP,
             Signal::SIGPIPE,
@@ -203,9 +208,11 @@ impl Supervisor {
                 boot_timestamp: None,
                 exit_status: None,
                 exit_timestamp: None,
+                boot_id: super::runtime::boot_id(),
             },
             deadline: None,
             rebooting: false,
+            stopping: false,
         })
     }
 
@@ -355,8 +362,13 @@ impl Supervisor {
             match Signal::try_from(info.ssi_signo as i32) {
                 Ok(Signal::SIGTERM | Signal::SIGINT) => self.stop(false),
                 Ok(Signal::SIGUSR1) => self.stop(true),
-                Ok(Signal::SIGUSR2) => {
+                Ok(Signal::SIGUSR2) if !self.stopping => {
                     self.rebooting = true;
+                    self.signal_init(libc::SIGKILL);
+                }
+                Ok(Signal::SIGQUIT) => {
+                    self.stopping = true;
+                    self.rebooting = false;
                     self.signal_init(libc::SIGKILL);
                 }
                 Ok(Signal::SIGCHLD) => {
@@ -371,9 +383,13 @@ impl Supervisor {
     }
 
     fn stop(&mut self, reboot: bool) {
+        if self.stopping {
+            return;
+        }
         let Some((_, id)) = &self.init else { return };
         let (halt, restart) = init_signals(id);
         self.rebooting = reboot;
+        self.stopping = !reboot;
         self.record.phase = Phase::ShuttingDown;
         self.save();
         self.signal_init(if reboot { restart } else { halt });
@@ -410,7 +426,7 @@ impl Supervisor {
             self.record.exit_status = Some(code);
             self.record.exit_timestamp = Some(now_iso());
             self.teardown();
-            if rebooted || self.rebooting {
+            if (rebooted || self.rebooting) && !self.stopping {
                 self.rebooting = false;
                 match self.reload().and_then(|()| self.boot()) {
                     Ok(_) => continue,
@@ -433,20 +449,18 @@ impl Supervisor {
     /// Removes the zone's cgroups once the kernel has ended the processes
     /// the init left (its pid namespace's end kills them all).
     fn teardown(&mut self) {
-        let name = self.uuid.as_str();
-        for _ in 0..500 {
-            match self.cgroups.remove(name) {
-                Ok(()) => return,
-                Err(_) => std::thread::sleep(Duration::from_millis(10)),
-            }
+        if let Err(e) = self
+            .cgroups
+            .remove_when_empty(self.uuid.as_str(), Duration::from_secs(5))
+        {
+            tracing::error!(error = %e, "the zone's cgroups did not empty");
         }
-        tracing::error!("the zone's cgroups did not empty");
     }
 
     fn finish(&mut self, status: Option<i32>) {
-        if self.init.is_some() {
-            self.signal_init(libc::SIGKILL);
-            let _ = self.reap();
+        if let Some((booted, _)) = self.init.take() {
+            let _ = basalt_zone::sys::pidfd_signal(booted.pidfd.as_fd(), libc::SIGKILL);
+            let _ = waitpid(nix::unistd::Pid::from_raw(booted.pid), None);
         }
         self.teardown();
         self.record.phase = Phase::Stopped;
@@ -497,14 +511,4 @@ impl Supervisor {
             _ => self.client = None,
         }
     }
-}
-
-/// Reads a process's output line (the readiness protocol's reader side).
-pub fn read_ready(out: &mut impl Read) -> io::Result<String> {
-    let mut line = Vec::new();
-    let mut byte = [0u8; 1];
-    while out.read(&mut byte)? == 1 && byte[0] != b'\n' {
-        line.push(byte[0]);
-    }
-    Ok(String::from_utf8_lossy(&line).into_owned())
 }

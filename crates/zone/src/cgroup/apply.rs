@@ -263,6 +263,25 @@ impl Cgroups {
         Ok(())
     }
 
+    /// Removes an instance's cgroup once its last processes are gone (after
+    /// a zone's init died, the kernel ends the rest of its pid namespace
+    /// asynchronously), waiting up to `limit`.
+    pub fn remove_when_empty(
+        &self,
+        name: &str,
+        limit: std::time::Duration,
+    ) -> Result<(), CgroupError> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            match self.remove(name) {
+                Err(CgroupError::Occupied { .. }) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                r => return r,
+            }
+        }
+    }
+
     /// Removes the parent group where it holds no instance any more (tests
     /// and hosts that stop using basalt).
     pub fn remove_parent(&self) -> Result<(), CgroupError> {
