@@ -12,5 +12,6 @@ pub mod imgadm;
 pub mod log;
 pub mod output;
 pub mod pooladm;
+pub mod relay;
 pub mod vmadm;
 pub mod zlogin;

@@ -12,7 +12,6 @@ use std::process::{Command, ExitCode, Stdio};
 use basalt_node::instances::Node;
 use basalt_node::paths::Paths;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::termios;
 
 const USAGE: &str = "usage: zlogin [-t] <uuid> [command [arg ...]]";
 
@@ -188,54 +187,6 @@ fn run_on_pty(cmd: &mut Command) -> Result<std::process::ExitStatus, String> {
     // master sees the end when the command's side closes.
     drop(std::mem::replace(cmd, Command::new("/")));
 
-    let saved = termios::tcgetattr(&stdin).ok();
-    if let Some(t) = &saved {
-        let mut raw = t.clone();
-        termios::cfmakeraw(&mut raw);
-        let _ = termios::tcsetattr(&stdin, termios::SetArg::TCSANOW, &raw);
-    }
-    relay(&master);
-    if let Some(t) = &saved {
-        let _ = termios::tcsetattr(&stdin, termios::SetArg::TCSANOW, t);
-    }
+    crate::relay::relay(&master, None);
     child.wait().map_err(|e| e.to_string())
-}
-
-fn relay(master: &impl AsFd) {
-    let stdin = io::stdin();
-    let mut stdout = io::stdout();
-    let mut buf = [0u8; 4096];
-    let mut stdin_open = true;
-    loop {
-        let mut fds = vec![PollFd::new(master.as_fd(), PollFlags::POLLIN)];
-        if stdin_open {
-            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
-        }
-        if poll(&mut fds, PollTimeout::NONE).is_err() {
-            continue;
-        }
-        let m = fds[0].revents().unwrap_or(PollFlags::empty());
-        let i = fds
-            .get(1)
-            .and_then(PollFd::revents)
-            .unwrap_or(PollFlags::empty());
-        if !m.is_empty() {
-            match nix::unistd::read(master, &mut buf) {
-                Ok(n) if n > 0 => {
-                    let _ = stdout.write_all(&buf[..n]);
-                    let _ = stdout.flush();
-                }
-                // EIO: every slave descriptor is closed — the command ended.
-                _ => return,
-            }
-        }
-        if !i.is_empty() {
-            match nix::unistd::read(stdin.as_fd(), &mut buf) {
-                Ok(n) if n > 0 => {
-                    let _ = nix::unistd::write(master, &buf[..n]);
-                }
-                _ => stdin_open = false,
-            }
-        }
-    }
 }

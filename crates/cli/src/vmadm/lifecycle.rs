@@ -1,13 +1,9 @@
 //! vmadm's lifecycle commands: start, stop, reboot, kill, console.
 
-use std::io::{self, Read, Write};
-use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 
 use basalt_node::instances::Node;
 use basalt_node::zones::{StartOutcome, StopOutcome};
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::termios;
 
 use super::{Failure, Outcome, uuid_arg};
 use crate::output::message;
@@ -146,55 +142,11 @@ pub fn console(node: &Node, args: &[String]) -> Outcome {
         .map_err(|_| Failure::Usage("Invalid or missing UUID for console".into()))?;
     node.get(&uuid).map_err(Failure::op)?;
     let sock = node.paths().zone_console(&id);
-    let mut stream = UnixStream::connect(&sock)
+    let stream = UnixStream::connect(&sock)
         .map_err(|_| Failure::Operation(format!("VM {uuid} is not running")))?;
     // zlogin -C's words, which SmartOS's `vmadm console` prints.
     message(&format!("[Connected to zone '{uuid}' console]"));
-    let stdin = io::stdin();
-    let saved = termios::tcgetattr(&stdin).ok();
-    if let Some(t) = &saved {
-        let mut raw = t.clone();
-        termios::cfmakeraw(&mut raw);
-        let _ = termios::tcsetattr(&stdin, termios::SetArg::TCSANOW, &raw);
-    }
-    let mut buf = [0u8; 4096];
-    let mut out = io::stdout();
-    loop {
-        let mut fds = [
-            PollFd::new(stream.as_fd(), PollFlags::POLLIN),
-            PollFd::new(stdin.as_fd(), PollFlags::POLLIN),
-        ];
-        if poll(&mut fds, PollTimeout::NONE).is_err() {
-            continue;
-        }
-        let from_zone = fds[0].revents().is_some_and(|r| !r.is_empty());
-        let from_user = fds[1].revents().is_some_and(|r| !r.is_empty());
-        if from_zone {
-            match stream.read(&mut buf) {
-                Ok(n) if n > 0 => {
-                    let _ = out.write_all(&buf[..n]);
-                    let _ = out.flush();
-                }
-                _ => break,
-            }
-        }
-        if from_user {
-            match nix::unistd::read(stdin.as_fd(), &mut buf) {
-                Ok(n) if n > 0 => {
-                    let data = &buf[..n];
-                    let end = data.iter().position(|b| *b == ESCAPE);
-                    let _ = stream.write_all(&data[..end.unwrap_or(n)]);
-                    if end.is_some() {
-                        break;
-                    }
-                }
-                _ => break,
-            }
-        }
-    }
-    if let Some(t) = &saved {
-        let _ = termios::tcsetattr(&stdin, termios::SetArg::TCSANOW, t);
-    }
+    crate::relay::relay(&stream, Some(ESCAPE));
     message(&format!("\n[Connection to zone '{uuid}' console closed]"));
     Ok(())
 }
