@@ -10,6 +10,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use common::Run;
 use common::images::minimal_image;
 use serde_json::{Map, Value, json};
 
@@ -18,12 +19,6 @@ const SERVER_UUID: &str = "9d2a7c3e-1b4f-4e6a-8c0d-5f3e2a1b0c9d";
 const MINIMAL: &str = "274bb020-dded-4b53-a848-94609d9dc815";
 /// The image `examples/lx.json` names (the Debian image, `images/build-debian`).
 const LX_IMAGE: &str = "8b5c65fe-dbf4-4fbb-a5ee-b496d0bdd71a";
-
-struct Run {
-    stdout: String,
-    stderr: String,
-    code: i32,
-}
 
 /// A relocated root with its own pool (see `common::Root`) and a fixed
 /// node name and uuid. Dropped, it deletes every instance — the
@@ -75,17 +70,7 @@ impl Node {
     }
 
     fn install_image(&self, manifest: &Path, file: &Path) {
-        let r = self.root.run(
-            env!("CARGO_BIN_EXE_imgadm"),
-            &[
-                "install",
-                "-m",
-                manifest.to_str().unwrap(),
-                "-f",
-                file.to_str().unwrap(),
-            ],
-        );
-        assert_eq!(r.code, 0, "imgadm install: {}", r.stderr);
+        self.root.install_image(manifest, file);
     }
 
     /// Installs an image of type `lx-dataset` under the uuid `lx.json`
@@ -122,24 +107,8 @@ impl Node {
     }
 
     fn vmadm(&self, args: &[&str], stdin: Option<&str>) -> Run {
-        let mut child = self
-            .root
-            .command(env!("CARGO_BIN_EXE_vmadm"))
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut input = child.stdin.take().unwrap();
-        input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
-        drop(input);
-        let out = child.wait_with_output().unwrap();
-        Run {
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-            code: out.status.code().unwrap_or(-1),
-        }
+        self.root
+            .run_with_input(env!("CARGO_BIN_EXE_vmadm"), args, stdin.unwrap_or(""))
     }
 
     fn get(&self, uuid: &str) -> Value {
@@ -785,26 +754,7 @@ fn a_second_instance_with_the_same_mac_conflicts_and_leaves_nothing() {
 fn parallel_creates_with_one_mac_leave_exactly_one_instance() {
     let node = Node::with_minimal("parallel-mac");
     let payload = one_mac_payload();
-    let children: Vec<_> = (0..16)
-        .map(|_| {
-            let mut child = node
-                .root
-                .command(env!("CARGO_BIN_EXE_vmadm"))
-                .arg("create")
-                .stdin(Stdio::piped())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(payload.as_bytes())
-                .unwrap();
-            child
-        })
-        .collect();
+    let children: Vec<_> = (0..16).map(|_| node.root.spawn_create(&payload)).collect();
     let mut ok = 0;
     for c in children {
         let out = c.wait_with_output().unwrap();

@@ -39,17 +39,7 @@ impl Zones {
     }
 
     fn install(&self, (manifest, file): (std::path::PathBuf, std::path::PathBuf)) {
-        let r = self.root.run(
-            env!("CARGO_BIN_EXE_imgadm"),
-            &[
-                "install",
-                "-m",
-                manifest.to_str().unwrap(),
-                "-f",
-                file.to_str().unwrap(),
-            ],
-        );
-        assert_eq!(r.code, 0, "{}", r.stderr);
+        self.root.install_image(&manifest, &file);
     }
 
     fn vmadm(&self, args: &[&str]) -> Run {
@@ -57,28 +47,8 @@ impl Zones {
     }
 
     fn vmadm_stdin(&self, args: &[&str], stdin: &str) -> Run {
-        use std::io::Write;
-        let mut child = self
-            .root
-            .command(env!("CARGO_BIN_EXE_vmadm"))
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        Run {
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            code: out.status.code().unwrap_or(-1),
-        }
+        self.root
+            .run_with_input(env!("CARGO_BIN_EXE_vmadm"), args, stdin)
     }
 
     fn zlogin(&self, uuid: &str, command: &str) -> Run {
@@ -297,21 +267,9 @@ fn parallel_creates_of_one_image_all_run() {
     let z = Zones::new("zone-parallel");
     let children: Vec<_> = (0..20)
         .map(|i| {
-            use std::io::Write;
-            let mut c = z
-                .root
-                .command(env!("CARGO_BIN_EXE_vmadm"))
-                .arg("create")
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap();
-            let payload = format!(
+            z.root.spawn_create(&format!(
                 r#"{{"brand": "joyent-minimal", "image_uuid": "{MINIMAL}", "alias": "p{i}", "max_physical_memory": 64}}"#
-            );
-            c.stdin.take().unwrap().write_all(payload.as_bytes()).unwrap();
-            c
+            ))
         })
         .collect();
     for c in children {

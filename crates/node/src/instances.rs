@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 use crate::config::{ConfigError, NodeConfig, node_uuid};
 use crate::entropy::OsEntropy;
 use crate::paths::Paths;
-use crate::store::{Store, StoreError};
+use crate::store::{InstanceLock, Store, StoreError};
 use crate::sysinfo::LIVE_IMAGE;
 use crate::zones;
 use crate::zones::runtime::Phase;
@@ -115,6 +115,21 @@ impl Node {
     /// The node's instance store.
     pub(crate) fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// An existing instance, under its lock: its uuid, the lock and its
+    /// stored configuration.
+    pub(crate) fn locked(
+        &self,
+        uuid: &str,
+    ) -> Result<(VmUuid, InstanceLock, Map<String, Value>), NodeError> {
+        let id = parse_uuid(uuid)?;
+        let lock = self.store.lock(&id)?;
+        let stored = self
+            .store
+            .read(&id)?
+            .ok_or_else(|| NodeError::NotFound(uuid.to_owned()))?;
+        Ok((id, lock, stored))
     }
 
     /// The node's configuration.
@@ -354,7 +369,7 @@ impl Node {
         uuid: &VmUuid,
         vm: &mut Map<String, Value>,
         image: Option<&str>,
-        lock: &crate::store::InstanceLock,
+        lock: &InstanceLock,
     ) -> Result<(), NodeError> {
         use basalt_pool::name::DatasetName;
         let pool = self.pool()?;
@@ -392,7 +407,7 @@ impl Node {
     /// Removes whatever an instance has on the node: a running zone, its
     /// dataset, cgroups, runtime files and configuration. Best effort: used
     /// to undo a failed create.
-    fn remove_everything(&self, uuid: &VmUuid, lock: &crate::store::InstanceLock) {
+    fn remove_everything(&self, uuid: &VmUuid, lock: &InstanceLock) {
         if let Err(e) = self.remove_runtime(uuid) {
             tracing::error!(error = %e, "cannot stop the zone");
         }
@@ -442,13 +457,8 @@ impl Node {
 
     /// Applies an update payload to an instance.
     pub fn update(&self, uuid: &str, payload: Map<String, Value>) -> Result<Updated, NodeError> {
-        let id = parse_uuid(uuid)?;
         let _node = self.store.lock_node()?;
-        let lock = self.store.lock(&id)?;
-        let stored = self
-            .store
-            .read(&id)?
-            .ok_or_else(|| NodeError::NotFound(uuid.to_owned()))?;
+        let (id, lock, stored) = self.locked(uuid)?;
         let facts = self.facts_with_instances()?;
         let object = self.object(&stored, &facts);
         let brand = stored
@@ -485,12 +495,7 @@ impl Node {
 
     /// Deletes an instance.
     pub fn delete(&self, uuid: &str) -> Result<(), NodeError> {
-        let id = parse_uuid(uuid)?;
-        let lock = self.store.lock(&id)?;
-        let stored = self
-            .store
-            .read(&id)?
-            .ok_or_else(|| NodeError::NotFound(uuid.to_owned()))?;
+        let (id, lock, stored) = self.locked(uuid)?;
         for flag in ["indestructible_zoneroot", "indestructible_delegated"] {
             if stored.get(flag) == Some(&Value::Bool(true)) {
                 return Err(NodeError::Indestructible(flag));

@@ -18,7 +18,7 @@ use basalt_model::VmUuid;
 use basalt_pool::{Dataset, DatasetName, Kind, Pool, PoolError, SnapshotName};
 use serde_json::{Map, Value, json};
 
-use crate::instances::{Node, NodeError, now_iso, parse_uuid};
+use crate::instances::{Node, NodeError, now_iso};
 use crate::store::InstanceLock;
 
 /// The prefix that marks a pool snapshot as an instance snapshot.
@@ -262,12 +262,7 @@ impl Node {
         if !valid_name(name) {
             return Err(NodeError::InvalidSnapshotName);
         }
-        let id = parse_uuid(uuid)?;
-        let lock = self.store.lock(&id)?;
-        let stored = self
-            .store
-            .read(&id)?
-            .ok_or_else(|| NodeError::NotFound(uuid.to_owned()))?;
+        let (id, lock, stored) = self.locked(uuid)?;
         let brand = stored
             .get("brand")
             .and_then(Value::as_str)

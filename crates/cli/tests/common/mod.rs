@@ -95,6 +95,67 @@ impl Root {
         }
     }
 
+    /// Runs `bin` with `args`, `stdin` written to its standard input.
+    pub fn run_with_input(&self, bin: &str, args: &[&str], stdin: &str) -> Run {
+        use std::io::Write;
+        let mut child = self
+            .command(bin)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {bin}: {e}"));
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        Run {
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            code: out.status.code().unwrap_or(-1),
+        }
+    }
+
+    /// Starts `vmadm create` with `payload` on its standard input, its
+    /// stderr piped (for runs in parallel).
+    pub fn spawn_create(&self, payload: &str) -> std::process::Child {
+        use std::io::Write;
+        let mut child = self
+            .command(env!("CARGO_BIN_EXE_vmadm"))
+            .arg("create")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(payload.as_bytes())
+            .unwrap();
+        child
+    }
+
+    /// Installs an image with imgadm, which must succeed.
+    pub fn install_image(&self, manifest: &Path, file: &Path) {
+        let r = self.run(
+            env!("CARGO_BIN_EXE_imgadm"),
+            &[
+                "install",
+                "-m",
+                manifest.to_str().unwrap(),
+                "-f",
+                file.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(r.code, 0, "imgadm install: {}", r.stderr);
+    }
+
     pub fn pooladm(&self, args: &[&str]) -> Run {
         self.run(env!("CARGO_BIN_EXE_pooladm"), args)
     }

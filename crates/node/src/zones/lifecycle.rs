@@ -98,12 +98,7 @@ impl Node {
 
     /// Boots an installed zone (`vmadm start`); sets `autoboot`.
     pub fn start(&self, uuid: &str) -> Result<StartOutcome, NodeError> {
-        let id = crate::instances::parse_uuid(uuid)?;
-        let lock = self.store().lock(&id)?;
-        let mut stored = self
-            .store()
-            .read(&id)?
-            .ok_or_else(|| NodeError::NotFound(uuid.to_owned()))?;
+        let (id, lock, mut stored) = self.locked(uuid)?;
         if let Some(r) = self.live_record(&id)
             && r.phase != Phase::Stopped
         {
@@ -190,12 +185,7 @@ impl Node {
     /// Stops a zone (`vmadm stop`): gracefully, or at once with `force`;
     /// clears `autoboot`.
     pub fn stop(&self, uuid: &str, force: bool) -> Result<StopOutcome, NodeError> {
-        let id = crate::instances::parse_uuid(uuid)?;
-        let lock = self.store().lock(&id)?;
-        let mut stored = self
-            .store()
-            .read(&id)?
-            .ok_or_else(|| NodeError::NotFound(uuid.to_owned()))?;
+        let (id, lock, mut stored) = self.locked(uuid)?;
         let Some(record) = self.live_record(&id).filter(|r| r.phase != Phase::Stopped) else {
             return Ok(StopOutcome::NotRunning(self.state_of(&stored)));
         };
@@ -229,12 +219,7 @@ impl Node {
     /// Reboots a running zone (`vmadm reboot`), gracefully or at once with
     /// `force`, and waits for its new init.
     pub fn reboot(&self, uuid: &str, force: bool) -> Result<(), NodeError> {
-        let id = crate::instances::parse_uuid(uuid)?;
-        let _lock = self.store().lock(&id)?;
-        let stored = self
-            .store()
-            .read(&id)?
-            .ok_or_else(|| NodeError::NotFound(uuid.to_owned()))?;
+        let (id, _lock, stored) = self.locked(uuid)?;
         let record = self
             .live_record(&id)
             .filter(|r| r.phase == Phase::Running)
