@@ -424,6 +424,16 @@ fn limits_hold_and_change_live() {
     );
     let throttled = host(&format!("cpu/basalt/{uuid}/cpu.stat"));
     assert!(!throttled.contains("nr_throttled 0"), "{throttled}");
+    // Memory changes live, and the hog that died at 64 MiB now runs.
+    let r = z.vmadm(&["update", &uuid, "max_physical_memory=512"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        host(&format!("memory/basalt/{uuid}/memory.limit_in_bytes")).trim(),
+        (512u64 << 20).to_string()
+    );
+    let r = z.zlogin(&uuid, "head -c 100m /dev/zero | tail > /dev/null; echo $?");
+    assert_eq!(r.stdout.trim(), "0", "{}", r.stderr);
+
     // tmpfs changes /tmp's size live.
     let r = z.vmadm(&["update", &uuid, "tmpfs=32"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
