@@ -122,6 +122,16 @@ pub(crate) fn open(after_v2: &[u8]) -> Result<(ReqId, &[u8]), FrameError> {
     Ok((reqid, rest))
 }
 
+/// The request id at the start of a frame's first bytes, without checking
+/// anything else: what an overlong frame is answered by.
+pub(crate) fn peek_reqid(after_v2: &[u8]) -> Option<ReqId> {
+    let s = trim_start(after_v2);
+    let (_, s) = field(s, |b| b.is_ascii_digit()).ok()?;
+    let (_, s) = field(s, is_lower_hex).ok()?;
+    let (reqid, _) = field(s, is_lower_hex).ok()?;
+    ReqId::parse(std::str::from_utf8(reqid).ok()?)
+}
+
 fn is_lower_hex(b: u8) -> bool {
     matches!(b, b'0'..=b'9' | b'a'..=b'f')
 }
@@ -303,5 +313,15 @@ mod tests {
         assert_eq!(unbase64(b"Zm9vY").as_deref(), None);
         assert_eq!(unbase64(b"Zm9v\nYg==").as_deref(), None);
         assert_eq!(unbase64(b"").as_deref(), Some(""));
+    }
+
+    #[test]
+    fn peeks_at_the_reqid() {
+        assert_eq!(
+            peek_reqid(b"2000000 0badf00d 01234567 PUT AAAA"),
+            Some(ReqId::from_u32(0x0123_4567))
+        );
+        assert_eq!(peek_reqid(b"2000000 0badf00d 0123"), None);
+        assert_eq!(peek_reqid(b"junk"), None);
     }
 }
