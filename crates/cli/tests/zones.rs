@@ -222,6 +222,7 @@ fn a_minimal_zone_runs_isolated_and_follows_the_lifecycle() {
         left.iter().all(|n| !n.to_string_lossy().contains(&uuid)),
         "{left:?}"
     );
+    assert!(!z.path().join("var/zonecontrol").join(&uuid).exists());
     assert_eq!(z.vmadm(&["list", "-H"]).stdout, "");
 }
 
@@ -720,4 +721,149 @@ fn console_reboot_from_inside_and_a_pty() {
         .run(env!("CARGO_BIN_EXE_zlogin"), &["-t", &uuid, "tty"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.starts_with("/dev/pts/"), "{:?}", r.stdout);
+}
+
+/// A metadata client on the host side of a zone's socket, one line at a
+/// time.
+struct Mdata {
+    stream: std::os::unix::net::UnixStream,
+    reader: std::io::BufReader<std::os::unix::net::UnixStream>,
+}
+
+impl Mdata {
+    fn connect(z: &Zones, uuid: &str) -> Mdata {
+        let path = z
+            .path()
+            .join(format!("var/zonecontrol/{uuid}/metadata.sock"));
+        let stream = std::os::unix::net::UnixStream::connect(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let reader = std::io::BufReader::new(stream.try_clone().unwrap());
+        Mdata { stream, reader }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        use std::io::Write;
+        self.stream.write_all(bytes).unwrap();
+    }
+
+    fn line(&mut self) -> String {
+        use std::io::BufRead;
+        let mut l = String::new();
+        self.reader.read_line(&mut l).unwrap();
+        l
+    }
+
+    /// A V2 request and its decoded answer.
+    fn v2(&mut self, id: u32, command: basalt_metadata::Command) -> basalt_metadata::Response {
+        let reqid = basalt_metadata::ReqId::from_u32(id);
+        let frame = basalt_metadata::codec::encode_v2(&reqid, &command).unwrap();
+        self.send(&frame);
+        let line = self.line();
+        basalt_metadata::codec::decode_frame(line.trim_end().as_bytes(), &reqid).unwrap()
+    }
+}
+
+#[test]
+fn the_metadata_socket_serves_the_zones_keys_and_takes_its_writes() {
+    use basalt_metadata::{Command, Response};
+    let z = Zones::new("zone-metadata");
+    let uuid = z.create(
+        r##", "alias": "md", "hostname": "md1", "customer_metadata": {"user-script": "#!/bin/sh\necho hi", "role": "web\n.dotted"}"##,
+    );
+    // The zone sees the socket, its root alone may use it.
+    let r = z.zlogin(&uuid, "ls -l /.zonecontrol/metadata.sock");
+    assert!(
+        r.stdout.starts_with("srw-------"),
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
+
+    // V1: a value with dot-stuffing, a missing key, a blank line.
+    let mut c = Mdata::connect(&z, &uuid);
+    c.send(b"GET role\n");
+    assert_eq!(
+        [c.line(), c.line(), c.line(), c.line()].concat(),
+        "SUCCESS\nweb\n..dotted\n.\n"
+    );
+    c.send(b"GET nothing\n");
+    assert_eq!(c.line(), "NOTFOUND\n");
+    c.send(b"\n");
+    assert_eq!(c.line(), "invalid command\n");
+
+    // V2: sdc: keys from the configuration, writes stored, sdc: refused.
+    c.send(b"NEGOTIATE V2\n");
+    assert_eq!(c.line(), "V2_OK\n");
+    assert_eq!(
+        c.v2(1, Command::Get("sdc:uuid".into())),
+        Response::Success(uuid.clone())
+    );
+    assert_eq!(
+        c.v2(2, Command::Get("sdc:hostname".into())),
+        Response::Success("md1".into())
+    );
+    assert_eq!(
+        c.v2(
+            3,
+            Command::Put {
+                key: "from-guest".into(),
+                value: "42".into()
+            }
+        ),
+        Response::Success("OK".into())
+    );
+    assert_eq!(z.get(&uuid)["customer_metadata"]["from-guest"], "42");
+    assert!(matches!(
+        c.v2(
+            4,
+            Command::Put {
+                key: "sdc:uuid".into(),
+                value: "x".into()
+            }
+        ),
+        Response::Failure(_)
+    ));
+    assert_eq!(
+        c.v2(5, Command::Delete("from-guest".into())),
+        Response::Success("OK".into())
+    );
+    assert!(
+        z.get(&uuid)["customer_metadata"]
+            .get("from-guest")
+            .is_none()
+    );
+
+    // vmadm update is seen at once.
+    let r = z.vmadm_stdin(
+        &["update", &uuid],
+        r#"{"set_customer_metadata": {"late": "yes"}}"#,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        c.v2(6, Command::Get("late".into())),
+        Response::Success("yes".into())
+    );
+
+    // 200 clients at once, each asking for its own key.
+    let keys: serde_json::Map<String, Value> = (0..200)
+        .map(|i| (format!("k{i}"), Value::String(format!("v{i}"))))
+        .collect();
+    let r = z.vmadm_stdin(
+        &["update", &uuid],
+        &serde_json::json!({ "set_customer_metadata": keys }).to_string(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut clients: Vec<Mdata> = (0..200).map(|_| Mdata::connect(&z, &uuid)).collect();
+    for (i, c) in clients.iter_mut().enumerate() {
+        c.send(format!("GET k{i}\n").as_bytes());
+    }
+    for (i, c) in clients.iter_mut().enumerate().rev() {
+        assert_eq!(
+            [c.line(), c.line(), c.line()].concat(),
+            format!("SUCCESS\nv{i}\n.\n")
+        );
+    }
 }

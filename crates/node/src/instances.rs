@@ -256,14 +256,20 @@ impl Node {
 
     /// One instance as `vmadm get` prints it.
     pub fn get(&self, uuid: &str) -> Result<Map<String, Value>, NodeError> {
+        let mut vm = self.get_without_snapshots(uuid)?;
+        self.show_snapshots(&mut vm)?;
+        Ok(vm)
+    }
+
+    /// One instance as `vmadm get` prints it, without its snapshots (which
+    /// ask the pool): what the metadata service reads on every request.
+    pub fn get_without_snapshots(&self, uuid: &str) -> Result<Map<String, Value>, NodeError> {
         let id = parse_uuid(uuid)?;
         let stored = self
             .store
             .read(&id)?
             .ok_or_else(|| NodeError::NotFound(uuid.to_owned()))?;
-        let mut vm = self.object(&stored, &self.host_facts()?);
-        self.show_snapshots(&mut vm)?;
-        Ok(vm)
+        Ok(self.object(&stored, &self.host_facts()?))
     }
 
     fn facts_with_instances(&self) -> Result<HostFacts, NodeError> {
@@ -430,11 +436,24 @@ impl Node {
         if let Ok(cg) = zones::supervisor::cgroups() {
             let _ = cg.remove(uuid.as_str());
         }
+        let zonename = self
+            .store
+            .read(uuid)
+            .ok()
+            .flatten()
+            .and_then(|vm| {
+                vm.get("zonename")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| uuid.to_string());
+        let zonecontrol = self.paths.zonecontrol(&zonename);
         for path in [
             self.paths.zone_runtime(uuid),
             self.paths.zone_console(uuid),
             self.paths.zone_console_log(uuid),
             self.paths.zone_supervisor_log(uuid),
+            zonecontrol.join(zones::supervisor::METADATA_SOCKET),
         ] {
             match std::fs::remove_file(&path) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -443,6 +462,7 @@ impl Node {
                 _ => {}
             }
         }
+        let _ = std::fs::remove_dir(&zonecontrol);
         Ok(())
     }
 
@@ -459,6 +479,37 @@ impl Node {
     pub fn update(&self, uuid: &str, payload: Map<String, Value>) -> Result<Updated, NodeError> {
         let _node = self.store.lock_node()?;
         let (id, lock, stored) = self.locked(uuid)?;
+        self.update_locked(&id, lock, stored, payload)
+    }
+
+    /// Applies an update payload, waiting at most `limit` for the
+    /// instance's lock (the metadata server, which must never wait behind
+    /// a vmadm that waits for the zone's supervisor). `None` when the lock
+    /// stayed busy.
+    pub fn update_within(
+        &self,
+        uuid: &str,
+        payload: Map<String, Value>,
+        limit: std::time::Duration,
+    ) -> Result<Option<Updated>, NodeError> {
+        let id = parse_uuid(uuid)?;
+        let Some(lock) = self.store.lock_within(&id, limit)? else {
+            return Ok(None);
+        };
+        let stored = self
+            .store
+            .read(&id)?
+            .ok_or_else(|| NodeError::NotFound(uuid.to_owned()))?;
+        self.update_locked(&id, lock, stored, payload).map(Some)
+    }
+
+    fn update_locked(
+        &self,
+        id: &VmUuid,
+        lock: InstanceLock,
+        stored: Map<String, Value>,
+        payload: Map<String, Value>,
+    ) -> Result<Updated, NodeError> {
         let facts = self.facts_with_instances()?;
         let object = self.object(&stored, &facts);
         let brand = stored
@@ -469,7 +520,7 @@ impl Node {
         let current = Current {
             vm: &stored,
             brand,
-            uuid: &id,
+            uuid: id,
             state: object
                 .get("state")
                 .and_then(Value::as_str)
@@ -483,8 +534,8 @@ impl Node {
         if !updated.changes.is_empty() {
             // Stored first: what cannot be applied live applies at the next
             // boot, and the configuration says what the zone should be.
-            self.store.write(&id, &updated.vm, &lock)?;
-            self.apply_live(&id, &stored, &updated.vm).map_err(|e| {
+            self.store.write(id, &updated.vm, &lock)?;
+            self.apply_live(id, &stored, &updated.vm).map_err(|e| {
                 NodeError::Lifecycle(format!(
                     "{e} (the configuration is updated; it applies at the next boot)"
                 ))

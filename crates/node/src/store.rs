@@ -86,6 +86,32 @@ impl Store {
         Ok(InstanceLock { _lock: lock })
     }
 
+    /// Takes the lock on instance `uuid`, waiting at most `limit` for
+    /// another process that holds it; `None` if it is still held.
+    pub fn lock_within(
+        &self,
+        uuid: &VmUuid,
+        limit: std::time::Duration,
+    ) -> Result<Option<InstanceLock>, StoreError> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let lock =
+                crate::fsutil::lock_file(&self.paths.zone_lock(uuid), false).map_err(|source| {
+                    StoreError::Lock {
+                        uuid: uuid.clone(),
+                        source,
+                    }
+                })?;
+            match lock {
+                Some(l) => return Ok(Some(InstanceLock { _lock: l })),
+                None if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                None => return Ok(None),
+            }
+        }
+    }
+
     /// Takes the node-wide lock that serialises creates and updates while
     /// they check the node's other instances (MAC, IP and VRRP conflicts)
     /// and write. Taken before any instance's lock.

@@ -4,6 +4,7 @@
 
 pub mod daemon;
 mod lifecycle;
+pub mod metadata;
 pub mod runtime;
 pub mod spec;
 pub mod supervisor;

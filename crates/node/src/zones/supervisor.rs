@@ -27,19 +27,21 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use basalt_metadata::Session;
 use basalt_model::VmUuid;
 use basalt_zone::boot::{self, Booted};
 use basalt_zone::cgroup::{self, Cgroups, Limits};
-use basalt_zone::spec::{CgroupMount, ZoneSpec};
+use basalt_zone::spec::{CgroupMount, Filesystem, ZoneSpec};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use serde_json::{Map, Value};
 
+use super::metadata;
 use super::runtime::{Phase, ProcId, Record};
 use super::spec::{brand_of, zone_spec};
-use crate::instances::now_iso;
+use crate::instances::{Node, now_iso};
 use crate::paths::Paths;
 use crate::store::Store;
 
@@ -71,6 +73,33 @@ fn console_pty() -> nix::Result<(OwnedFd, OwnedFd, PathBuf)> {
     )?;
     let master: OwnedFd = master.into();
     Ok((master, slave, path))
+}
+
+/// The metadata socket's name in its directory.
+pub const METADATA_SOCKET: &str = "metadata.sock";
+
+/// Listens on `<dir>/metadata.sock`: the directory readable by all (the
+/// zone's root walks it through its bind), the socket the zone root's
+/// alone (and host root's).
+fn metadata_listener(
+    dir: &Path,
+    ids: Option<basalt_zone::spec::IdMap>,
+) -> Result<UnixListener, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let fail = |e: std::io::Error| format!("metadata socket in {}: {e}", dir.display());
+    fs::create_dir_all(dir).map_err(fail)?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).map_err(fail)?;
+    let path = dir.join(METADATA_SOCKET);
+    let _ = fs::remove_file(&path);
+    let listener = UnixListener::bind(&path).map_err(fail)?;
+    listener.set_nonblocking(true).map_err(fail)?;
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).map_err(fail)?;
+    if let Some(ids) = ids {
+        let id = Some(nix::unistd::Uid::from_raw(ids.base));
+        let gid = Some(nix::unistd::Gid::from_raw(ids.base));
+        nix::unistd::chown(&path, id, gid).map_err(|e| fail(e.into()))?;
+    }
+    Ok(listener)
 }
 
 /// The host's cgroups for zones.
@@ -139,7 +168,27 @@ struct Supervisor {
     rebooting: bool,
     /// A stop was asked for: it wins over any reboot.
     stopping: bool,
+    /// The node, for the metadata backend.
+    node: Node,
+    /// The metadata socket's directory on the host.
+    zonecontrol: PathBuf,
+    metadata: UnixListener,
+    guests: Vec<Guest>,
 }
+
+/// One metadata client: its socket, its protocol session and the answers
+/// it has not read yet.
+struct Guest {
+    stream: UnixStream,
+    session: Session,
+    out: Vec<u8>,
+}
+
+/// The most metadata clients at once; more wait in the listen backlog.
+const MAX_GUESTS: usize = 512;
+/// A client that reads no answers stops being read past this many
+/// unread bytes.
+const MAX_UNREAD: usize = 1 << 20;
 
 impl Supervisor {
     fn new(paths: &Paths, uuid: &VmUuid, exe: &Path) -> Result<Supervisor, String> {
@@ -186,6 +235,14 @@ impl Supervisor {
             .mode(0o600)
             .open(paths.zone_console_log(uuid))
             .ok();
+        let node = Node::open(paths.clone()).map_err(|e| e.to_string())?;
+        let zonename = vm
+            .get("zonename")
+            .and_then(Value::as_str)
+            .unwrap_or(uuid.as_str())
+            .to_owned();
+        let zonecontrol = paths.zonecontrol(&zonename);
+        let metadata = metadata_listener(&zonecontrol, super::id_map(&vm))?;
         let me = ProcId::current();
         Ok(Supervisor {
             paths: paths.clone(),
@@ -213,6 +270,10 @@ impl Supervisor {
             deadline: None,
             rebooting: false,
             stopping: false,
+            node,
+            zonecontrol,
+            metadata,
+            guests: Vec::new(),
         })
     }
 
@@ -238,14 +299,21 @@ impl Supervisor {
         } else {
             Vec::new()
         };
-        Ok(zone_spec(
+        let mut spec = zone_spec(
             &self.paths,
             &self.uuid,
             &self.vm,
             ids,
             Some(self.console_path.clone()),
             mounts,
-        ))
+        );
+        spec.filesystems.push(Filesystem {
+            fstype: "lofs".into(),
+            source: self.zonecontrol.display().to_string(),
+            target: metadata::zone_target(brand_of(&self.vm)).into(),
+            options: vec!["ro".into()],
+        });
+        Ok(spec)
     }
 
     /// Makes the cgroups and boots the zone; returns the init's pid.
@@ -315,9 +383,28 @@ impl Supervisor {
                 PollFd::new(self.signals.as_fd(), PollFlags::POLLIN),
                 PollFd::new(self.console.as_fd(), PollFlags::POLLIN),
                 PollFd::new(self.listener.as_fd(), PollFlags::POLLIN),
+                PollFd::new(
+                    self.metadata.as_fd(),
+                    if self.guests.len() < MAX_GUESTS {
+                        PollFlags::POLLIN
+                    } else {
+                        PollFlags::empty()
+                    },
+                ),
             ];
-            if let Some(c) = &self.client {
-                fds.push(PollFd::new(c.as_fd(), PollFlags::POLLIN));
+            for g in &self.guests {
+                let mut want = PollFlags::empty();
+                if g.out.len() < MAX_UNREAD {
+                    want |= PollFlags::POLLIN;
+                }
+                if !g.out.is_empty() {
+                    want |= PollFlags::POLLOUT;
+                }
+                fds.push(PollFd::new(g.stream.as_fd(), want));
+            }
+            let console_client = self.client.as_ref().map(|c| c.as_fd());
+            if let Some(c) = console_client {
+                fds.push(PollFd::new(c, PollFlags::POLLIN));
             }
             match poll(&mut fds, timeout) {
                 Ok(_) => {}
@@ -338,8 +425,14 @@ impl Supervisor {
             if ready[2] {
                 self.accept_client();
             }
-            if ready.get(3).copied().unwrap_or(false) {
+            let guests = self.guests.len();
+            if ready.get(4 + guests).copied().unwrap_or(false) {
                 self.pump_client();
+            }
+            let busy: Vec<usize> = (0..guests).filter(|i| ready[4 + i]).collect();
+            self.serve_guests(&busy);
+            if ready[3] {
+                self.accept_guests();
             }
             if let Some(d) = self.deadline
                 && Instant::now() >= d
@@ -470,7 +563,71 @@ impl Supervisor {
         }
         self.save();
         let _ = fs::remove_file(self.paths.zone_console(&self.uuid));
+        let _ = fs::remove_file(self.zonecontrol.join(METADATA_SOCKET));
+        let _ = fs::remove_dir(&self.zonecontrol);
         tracing::info!("zone stopped");
+    }
+
+    fn accept_guests(&mut self) {
+        while self.guests.len() < MAX_GUESTS {
+            match self.metadata.accept() {
+                Ok((stream, _)) => {
+                    if stream.set_nonblocking(true).is_ok() {
+                        self.guests.push(Guest {
+                            stream,
+                            session: Session::new(),
+                            out: Vec::new(),
+                        });
+                    }
+                }
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// Reads what the clients at `busy` (indices) sent, answers it, and
+    /// writes what each can take; drops the ones that hung up.
+    fn serve_guests(&mut self, busy: &[usize]) {
+        let mut gone = Vec::new();
+        for &i in busy {
+            let mut backend = metadata::NodeBackend::new(&self.node, &self.uuid);
+            let g = &mut self.guests[i];
+            let mut buf = [0u8; 16 * 1024];
+            if g.out.len() < MAX_UNREAD {
+                match g.stream.read(&mut buf) {
+                    Ok(0) => {
+                        gone.push(i);
+                        continue;
+                    }
+                    Ok(n) => {
+                        let answer = g.session.feed(&mut backend, &buf[..n]);
+                        g.out.extend(answer);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => {
+                        gone.push(i);
+                        continue;
+                    }
+                }
+            }
+            while !g.out.is_empty() {
+                match g.stream.write(&g.out) {
+                    Ok(n) => {
+                        g.out.drain(..n);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(_) => {
+                        gone.push(i);
+                        break;
+                    }
+                }
+            }
+        }
+        gone.sort_unstable();
+        gone.dedup();
+        for i in gone.into_iter().rev() {
+            self.guests.swap_remove(i);
+        }
     }
 
     fn pump_console(&mut self) {
