@@ -132,6 +132,8 @@ fn stream_part() -> impl Strategy<Value = Vec<u8>> {
             known_key().prop_map(|k| format!("GET {k}\n").into_bytes()),
         ],
         prop::collection::vec(any::<u8>(), 0..80),
+        "V2 [0-9]{0,90}[ \t]{1,2}[0-9a-f]{1,9} [0-9a-f]{1,9}[ \x0b]{1,2}[A-Z]{0,6} [A-Za-z0-9+/=]{0,40}\n"
+            .prop_map(String::into_bytes),
         prop::collection::vec(
             prop_oneof![Just(b'\n'), Just(b' '), Just(b'V'), Just(b'2')],
             0..8

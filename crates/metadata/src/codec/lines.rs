@@ -4,7 +4,8 @@
 //! lines and a bit, one byte. [`LineBuffer`] keeps the unfinished line
 //! between reads and yields each line once its `\n` has come. A line that
 //! grows past the limit is not kept: only its first [`OVERLONG_HEAD`]
-//! bytes are (enough to answer a V2 frame by its id), the rest is dropped
+//! bytes are (enough to answer a V2 frame by its id; one more than the
+//! limit when the limit is smaller), the rest is dropped
 //! as it comes, and the line is yielded as [`Piece::Overlong`] when its
 //! `\n` finally arrives, so the stream is read in step again from the next
 //! line on and every line, long or not, gets exactly one answer.
@@ -89,11 +90,14 @@ impl LineBuffer {
             self.buf.extend_from_slice(part);
             return;
         }
+        // Exactly the same head whatever the reads: the first `keep` bytes,
+        // all of which have come by now (the line is past `max`).
         self.overlong = true;
-        let room = OVERLONG_HEAD.saturating_sub(self.buf.len()).min(part.len());
+        let keep = OVERLONG_HEAD.min(self.max + 1);
+        let room = keep.saturating_sub(self.buf.len()).min(part.len());
         self.buf.extend_from_slice(&part[..room]);
-        self.buf.truncate(OVERLONG_HEAD);
-        self.buf.shrink_to(OVERLONG_HEAD);
+        self.buf.truncate(keep);
+        self.buf.shrink_to(keep);
     }
 }
 
@@ -151,6 +155,16 @@ mod tests {
         let got = collect(&mut b, &[b"ij\nKEYS\n"]);
         assert_eq!(got, [Owned::Overlong(b"abcde".to_vec()), line("KEYS")]);
         assert!(!b.is_overlong());
+    }
+
+    #[test]
+    fn the_head_of_an_overlong_line_does_not_depend_on_the_reads() {
+        let whole = collect(&mut LineBuffer::new(4), &[b"abcdefgh\n"]);
+        assert_eq!(whole, [Owned::Overlong(b"abcde".to_vec())]);
+        for split in 0..9 {
+            let (a, b) = b"abcdefgh\n".split_at(split);
+            assert_eq!(collect(&mut LineBuffer::new(4), &[a, b]), whole, "{split}");
+        }
     }
 
     #[test]

@@ -264,6 +264,23 @@ fn overlong_lines_are_discarded_and_answered() {
 }
 
 #[test]
+fn an_overlong_frame_is_answered_the_same_whatever_the_reads() {
+    // Found by fuzzing: a header longer than the limit once gave a framed
+    // answer when read whole and `invalid command` when read in pieces.
+    let mut input = b"V2 ".to_vec();
+    input.extend([b'0'; 125]);
+    input.extend(b"\x0b2 22 ~\x0b\x05 22 ~\x0b\x05 \0\0 \0\0\n");
+    let whole = Session::with_max_line(64).feed(&mut backend(), &input);
+    for split in 0..input.len() {
+        let (mut s, mut b) = (Session::with_max_line(64), backend());
+        let mut pieces = s.feed(&mut b, &input[..split]);
+        pieces.extend(s.feed(&mut b, &input[split..]));
+        assert_eq!(pieces, whole, "{split}");
+    }
+    assert_eq!(whole, b"invalid command\n");
+}
+
+#[test]
 fn the_default_limit_is_a_mebibyte() {
     let (mut s, mut b) = (Session::new(), backend());
     let line = |n: usize| format!("GET {}\n", "k".repeat(n - 4));
