@@ -1,0 +1,5 @@
+//! `mdata-get`: see [`basalt_mdata`].
+
+fn main() -> std::process::ExitCode {
+    basalt_mdata::main(basalt_mdata::Tool::Get)
+}
