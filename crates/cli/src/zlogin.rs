@@ -53,10 +53,7 @@ fn run(args: &[String]) -> Result<u8, String> {
         c
     };
     cmd.env_clear()
-        .env(
-            "PATH",
-            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        )
+        .env("PATH", basalt_node::zones::spec::ZONE_PATH)
         .env("HOME", "/root")
         .env("USER", "root")
         .env("LOGNAME", "root")

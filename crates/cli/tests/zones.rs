@@ -867,3 +867,72 @@ fn the_metadata_socket_serves_the_zones_keys_and_takes_its_writes() {
         );
     }
 }
+
+/// The guest tools (`mdata-*`), built statically for the zones — the
+/// minimal image has no C library — and copied into a directory of their
+/// own, which the supervisor binds into every zone.
+fn guest_tools() -> tempfile::TempDir {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let host = format!("{}-unknown-linux-gnu", std::env::consts::ARCH);
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| repo.join("target"));
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args(["build", "--locked", "-p", "basalt-mdata", "--target", &host])
+        .env("RUSTFLAGS", "-C target-feature=+crt-static")
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "building the guest tools: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = tempfile::Builder::new()
+        .prefix("basalt-zone-tools-")
+        .tempdir()
+        .unwrap();
+    for tool in ["mdata-get", "mdata-put", "mdata-list", "mdata-delete"] {
+        std::fs::copy(
+            target.join(&host).join("debug").join(tool),
+            dir.path().join(tool),
+        )
+        .unwrap();
+    }
+    dir
+}
+
+#[test]
+fn the_mdata_tools_work_inside_a_zone() {
+    let tools = guest_tools();
+    let mut z = Zones::new("zone-mdata");
+    z.root
+        .set_env("BASALT_ZONE_TOOLS", tools.path().to_str().unwrap());
+    let uuid = z.create(r#", "customer_metadata": {"foo": "bar"}"#);
+    let run = |cmd: &str| z.zlogin(&uuid, cmd);
+
+    let r = run("mdata-get foo");
+    assert_eq!((r.code, r.stdout.as_str()), (0, "bar\n"), "{}", r.stderr);
+    let r = run("mdata-get sdc:uuid");
+    assert_eq!(r.stdout, format!("{uuid}\n"), "{}", r.stderr);
+    let r = run("mdata-get nope");
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("No metadata for 'nope'"), "{}", r.stderr);
+
+    let r = run("mdata-put color blue");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(z.get(&uuid)["customer_metadata"]["color"], "blue");
+    let r = run("mdata-list");
+    assert!(r.stdout.lines().any(|l| l == "color"), "{}", r.stdout);
+    assert!(r.stdout.lines().any(|l| l == "foo"), "{}", r.stdout);
+    let r = run("mdata-delete color");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(z.get(&uuid)["customer_metadata"].get("color").is_none());
+
+    let r = run("mdata-put sdc:uuid x");
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    // The tools are the host's, read-only.
+    let r = run("echo x > /native/usr/sbin/mdata-get");
+    assert_ne!(r.code, 0);
+}

@@ -49,6 +49,7 @@ pub fn require(tools: &[&str]) {
 /// pool file under `<root>/var/basalt`), named after the test that made it.
 pub struct Root {
     dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
 }
 
 impl Root {
@@ -62,7 +63,15 @@ impl Root {
             .unwrap();
         std::fs::create_dir_all(dir.path().join("usbkey")).unwrap();
         std::fs::write(dir.path().join("usbkey/config"), "pool_file_size=1G\n").unwrap();
-        Root { dir }
+        Root {
+            dir,
+            env: Vec::new(),
+        }
+    }
+
+    /// Sets an environment variable for every command run in this root.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.push((key.to_owned(), value.to_owned()));
     }
 
     pub fn path(&self) -> &Path {
@@ -77,7 +86,9 @@ impl Root {
     /// A command for binary `bin` of this package, against this root.
     pub fn command(&self, bin: &str) -> Command {
         let mut cmd = Command::new(bin);
-        cmd.env("BASALT_ROOT", self.path()).stdin(Stdio::null());
+        cmd.env("BASALT_ROOT", self.path())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null());
         cmd
     }
 

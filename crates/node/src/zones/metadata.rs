@@ -19,6 +19,24 @@ use crate::instances::Node;
 /// vmadm holding it may be waiting for this very supervisor.
 const WRITE_LOCK_WAIT: Duration = Duration::from_secs(2);
 
+/// Where the host keeps the guest tools (`mdata-get`, `mdata-put`,
+/// `mdata-list`, `mdata-delete`, statically linked) that every zone gets
+/// read-only; `BASALT_ZONE_TOOLS` names another directory.
+pub const GUEST_TOOLS: &str = "/usr/local/lib/basalt/zone-tools";
+/// The environment variable naming the guest tools' directory.
+pub const GUEST_TOOLS_ENV: &str = "BASALT_ZONE_TOOLS";
+/// Where a zone sees them (as in SmartOS's lx zones, for every brand; it is
+/// on the init's and zlogin's PATH).
+pub const GUEST_TOOLS_TARGET: &str = "/native/usr/sbin";
+
+/// The guest tools' directory, if the host has one.
+pub fn guest_tools() -> Option<std::path::PathBuf> {
+    let dir = std::env::var_os(GUEST_TOOLS_ENV)
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| GUEST_TOOLS.into());
+    dir.is_dir().then_some(dir)
+}
+
 /// Where the zone sees the directory of its metadata socket.
 pub fn zone_target(brand: basalt_model::Brand) -> &'static str {
     if brand == basalt_model::Brand::Lx {

@@ -12,13 +12,15 @@ use crate::paths::Paths;
 /// The init a zone runs when `init_name` does not say.
 pub const DEFAULT_INIT: &str = "/sbin/init";
 
+/// The command path in a zone: the usual one, then the guest tools the
+/// host lends every zone (`mdata-get`...).
+pub const ZONE_PATH: &str =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/native/usr/sbin";
+
 /// The environment every zone's init starts with. `container` is how
 /// systemd and other inits learn that they run in a container.
 pub const INIT_ENV: [(&str, &str); 3] = [
-    (
-        "PATH",
-        "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-    ),
+    ("PATH", ZONE_PATH),
     ("TERM", "vt100"),
     ("container", "basalt"),
 ];

@@ -313,6 +313,14 @@ impl Supervisor {
             target: metadata::zone_target(brand_of(&self.vm)).into(),
             options: vec!["ro".into()],
         });
+        if let Some(tools) = metadata::guest_tools() {
+            spec.filesystems.push(Filesystem {
+                fstype: "lofs".into(),
+                source: tools.display().to_string(),
+                target: metadata::GUEST_TOOLS_TARGET.into(),
+                options: vec!["ro".into()],
+            });
+        }
         Ok(spec)
     }
 
