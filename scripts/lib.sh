@@ -13,8 +13,10 @@
 #   debian-archive-keyring  debootstrap checks the archive's signatures with it
 #   gzip, tar               image files: GNU tar with xattrs, gzip -n
 #   runc                    the peer of the zone benchmark (crates/cli/benches/zone.rs)
+#   cloud-init              its SmartOS datasource's clients, run against the metadata
+#                           service by a host test (crates/cli/tests/zones.rs)
 BASALT_APT_PACKAGES=(build-essential pkg-config ca-certificates btrfs-progs e2fsprogs util-linux
-    busybox-static debootstrap debian-archive-keyring gzip tar runc)
+    busybox-static debootstrap debian-archive-keyring gzip tar runc cloud-init)
 
 # The checkout this file belongs to.
 # shellcheck disable=SC2034 # used by the scripts that source this file
@@ -31,8 +33,15 @@ need_root() {
 
 apt_install() {
     export DEBIAN_FRONTEND=noninteractive
+    local had_cloud_init=
+    dpkg-query -W -f='${Status}' cloud-init 2>/dev/null | grep -q 'ok installed' && had_cloud_init=1
     apt-get -o DPkg::Lock::Timeout=600 update
     apt-get -o DPkg::Lock::Timeout=600 install -y "${BASALT_APT_PACKAGES[@]}"
+    # Installed for its client classes only: it must not configure the host
+    # at its next boot (one that already used it keeps it).
+    if [[ -z $had_cloud_init && -d /etc/cloud ]]; then
+        touch /etc/cloud/cloud-init.disabled
+    fi
 }
 
 # Finds the rustup toolchain, also when sudo has reset PATH; the pinned

@@ -105,3 +105,333 @@ impl Backend for NodeBackend<'_> {
         tracing::debug!(?event, "metadata");
     }
 }
+
+/// How long [`serve_tty`] waits in one poll before it looks at its stop
+/// flag again, and how long it rests while no guest has the device open.
+const TTY_TICK: Duration = Duration::from_millis(100);
+/// A guest that reads no answers stops being read past this many unread
+/// bytes.
+const TTY_MAX_UNREAD: usize = 1 << 20;
+
+/// Serves the metadata protocol over a character device, from its host
+/// side: the master of a pty now, a VM's second serial port later. One
+/// session at a time, as a serial line carries one guest.
+///
+/// What a tty does is taken in its stride: the guest's blank lines are
+/// the protocol's resets (the session answers them); a pty master reads
+/// EIO while no slave is open (the guest closed the port and has not
+/// opened it again), which forgets the half-read line and the unread
+/// answers and waits for the next guest. A tty is put in raw mode first,
+/// so nothing the service writes is echoed back to it as a request.
+///
+/// Returns when `stop` is set (looked at every 100 ms), when the device
+/// hangs up for good (a read of 0 bytes, as from a socket), or on an
+/// error a tty does not explain.
+pub fn serve_tty(
+    fd: std::os::fd::OwnedFd,
+    backend: &mut dyn Backend,
+    stop: &std::sync::atomic::AtomicBool,
+) -> std::io::Result<()> {
+    use nix::errno::Errno;
+    use nix::fcntl::{FcntlArg, OFlag, fcntl};
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+    use std::sync::atomic::Ordering;
+
+    let flags = OFlag::from_bits_retain(fcntl(&fd, FcntlArg::F_GETFL)?);
+    fcntl(&fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
+    // On a pty master this sets the slave's modes; a socket is no tty.
+    if let Ok(mut modes) = nix::sys::termios::tcgetattr(&fd) {
+        nix::sys::termios::cfmakeraw(&mut modes);
+        let _ = nix::sys::termios::tcsetattr(&fd, nix::sys::termios::SetArg::TCSANOW, &modes);
+    }
+    let tick = PollTimeout::try_from(TTY_TICK.as_millis() as i32).unwrap_or(PollTimeout::MAX);
+    let mut session = basalt_metadata::Session::new();
+    let mut out: Vec<u8> = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    // Whether the last read said no guest has the device open.
+    let mut absent = false;
+    while !stop.load(Ordering::Relaxed) {
+        if absent {
+            // A pty master polls as hung up while no slave is open: rest
+            // instead of spinning, then try again.
+            std::thread::sleep(TTY_TICK);
+        }
+        let mut want = PollFlags::empty();
+        if out.len() < TTY_MAX_UNREAD {
+            want |= PollFlags::POLLIN;
+        }
+        if !out.is_empty() {
+            want |= PollFlags::POLLOUT;
+        }
+        let mut fds = [PollFd::new(fd.as_fd(), want)];
+        match poll(&mut fds, tick) {
+            Ok(0) | Err(Errno::EINTR) => continue,
+            Ok(_) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let revents = fds[0].revents().unwrap_or(PollFlags::empty());
+        if revents.contains(PollFlags::POLLNVAL) {
+            return Err(Errno::EBADF.into());
+        }
+        let hangup = revents.intersects(PollFlags::POLLHUP | PollFlags::POLLERR);
+        if want.contains(PollFlags::POLLIN) && (revents.contains(PollFlags::POLLIN) || hangup) {
+            match nix::unistd::read(&fd, &mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => {
+                    absent = false;
+                    out.extend(session.feed(backend, &buf[..n]));
+                }
+                Err(Errno::EAGAIN | Errno::EINTR) => {}
+                Err(Errno::EIO) => {
+                    if !absent {
+                        tracing::debug!("metadata tty: the guest closed it");
+                    }
+                    absent = true;
+                    session = basalt_metadata::Session::new();
+                    out.clear();
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        while !out.is_empty() {
+            match nix::unistd::write(&fd, &out) {
+                Ok(n) => {
+                    out.drain(..n);
+                }
+                Err(Errno::EAGAIN | Errno::EINTR) => break,
+                Err(Errno::EIO) => {
+                    absent = true;
+                    out.clear();
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::{AsFd, OwnedFd};
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Instant;
+
+    use basalt_metadata::codec::{decode_frame, encode_v2};
+    use basalt_metadata::{Command, MemoryBackend, ReqId, Response};
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use nix::sys::termios;
+
+    use super::*;
+
+    /// The guest's end of a serial line: the slave of a pty, raw.
+    struct Guest {
+        fd: OwnedFd,
+        pending: Vec<u8>,
+    }
+
+    impl Guest {
+        fn open(path: &std::path::Path) -> Guest {
+            let fd: OwnedFd = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .custom_flags(libc::O_NOCTTY)
+                .open(path)
+                .unwrap()
+                .into();
+            Guest::raw(fd)
+        }
+
+        fn raw(fd: OwnedFd) -> Guest {
+            let mut modes = termios::tcgetattr(&fd).unwrap();
+            termios::cfmakeraw(&mut modes);
+            termios::tcsetattr(&fd, termios::SetArg::TCSANOW, &modes).unwrap();
+            Guest {
+                fd,
+                pending: Vec::new(),
+            }
+        }
+
+        fn send(&self, bytes: &[u8]) {
+            let mut rest = bytes;
+            while !rest.is_empty() {
+                let n = nix::unistd::write(&self.fd, rest).unwrap();
+                rest = &rest[n..];
+            }
+        }
+
+        /// The next line (without `\n`), or `None` after `wait` of silence.
+        fn line(&mut self, wait: Duration) -> Option<String> {
+            let deadline = Instant::now() + wait;
+            loop {
+                if let Some(at) = self.pending.iter().position(|&b| b == b'\n') {
+                    let line: Vec<u8> = self.pending.drain(..=at).collect();
+                    return Some(String::from_utf8_lossy(&line[..at]).into_owned());
+                }
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return None;
+                }
+                let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
+                let ms = PollTimeout::try_from(left.as_millis() as i32).unwrap();
+                if poll(&mut fds, ms).unwrap() == 0 {
+                    continue;
+                }
+                let mut buf = [0u8; 4096];
+                let n = nix::unistd::read(&self.fd, &mut buf).unwrap();
+                self.pending.extend_from_slice(&buf[..n]);
+            }
+        }
+
+        /// What the guest does first: drain, reset, negotiate.
+        fn start(&mut self) {
+            while self.line(Duration::from_millis(100)).is_some() {}
+            self.pending.clear();
+            self.send(b"\n");
+            assert_eq!(self.line(WAIT).as_deref(), Some("invalid command"));
+            self.send(b"NEGOTIATE V2\n");
+            assert_eq!(self.line(WAIT).as_deref(), Some("V2_OK"));
+        }
+
+        fn ask(&mut self, n: u32, command: Command) -> Response {
+            let reqid = ReqId::from_u32(n);
+            self.send(&encode_v2(&reqid, &command).unwrap());
+            let line = self.line(WAIT).expect("an answer");
+            decode_frame(line.as_bytes(), &reqid).unwrap()
+        }
+    }
+
+    const WAIT: Duration = Duration::from_secs(5);
+
+    fn backend() -> MemoryBackend {
+        let vm = json!({
+            "uuid": "6f4e1c1a-2b9e-4d3c-9a55-0c6a1d8e7b21",
+            "hostname": "serial",
+            "customer_metadata": { "user-script": "#!/bin/sh\ntrue\n" },
+        });
+        MemoryBackend::new(vm.as_object().cloned().unwrap())
+    }
+
+    /// Serves `master` with `backend` on a thread until `stop`; the
+    /// thread gives the backend back.
+    fn serve(
+        master: OwnedFd,
+        mut backend: MemoryBackend,
+        stop: Arc<AtomicBool>,
+    ) -> std::thread::JoinHandle<(std::io::Result<()>, MemoryBackend)> {
+        std::thread::spawn(move || {
+            let done = serve_tty(master, &mut backend, &stop);
+            (done, backend)
+        })
+    }
+
+    #[test]
+    fn a_guest_on_a_pty_resets_negotiates_gets_and_puts() {
+        let pty = nix::pty::openpty(None, None).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let server = serve(pty.master, backend(), stop.clone());
+        let mut guest = Guest::raw(pty.slave);
+        guest.start();
+        assert_eq!(
+            guest.ask(1, Command::Get("sdc:hostname".into())),
+            Response::Success("serial".into())
+        );
+        assert_eq!(
+            guest.ask(2, Command::Get("user-script".into())),
+            Response::Success("#!/bin/sh\ntrue\n".into())
+        );
+        assert_eq!(
+            guest.ask(3, Command::Get("nope".into())),
+            Response::NotFound
+        );
+        assert_eq!(
+            guest.ask(
+                4,
+                Command::Put {
+                    key: "written".into(),
+                    value: "over the wire".into()
+                }
+            ),
+            Response::Success("OK".into())
+        );
+        // A blank line in the middle is a reset, answered as such.
+        guest.send(b"\n");
+        assert_eq!(guest.line(WAIT).as_deref(), Some("invalid command"));
+        assert_eq!(
+            guest.ask(5, Command::Get("written".into())),
+            Response::Success("over the wire".into())
+        );
+        stop.store(true, Ordering::Relaxed);
+        let (done, backend) = server.join().unwrap();
+        done.unwrap();
+        assert_eq!(
+            backend.vm["customer_metadata"]["written"],
+            json!("over the wire")
+        );
+    }
+
+    #[test]
+    fn the_guest_closing_and_reopening_the_port_is_served_again() {
+        let pty = nix::pty::openpty(None, None).unwrap();
+        let path = nix::unistd::ttyname(&pty.slave).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let server = serve(pty.master, backend(), stop.clone());
+        let mut guest = Guest::raw(pty.slave);
+        guest.start();
+        // Half a request, then the port is closed: the master reads EIO.
+        guest.send(b"V2 12 ");
+        drop(guest);
+        std::thread::sleep(Duration::from_millis(350));
+        assert!(!server.is_finished(), "the service outlives the guest");
+        let mut guest = Guest::open(&path);
+        guest.start();
+        assert_eq!(
+            guest.ask(7, Command::Get("sdc:uuid".into())),
+            Response::Success("6f4e1c1a-2b9e-4d3c-9a55-0c6a1d8e7b21".into())
+        );
+        drop(guest);
+        stop.store(true, Ordering::Relaxed);
+        let (done, _) = server.join().unwrap();
+        done.unwrap();
+    }
+
+    #[test]
+    fn a_guest_that_never_reads_is_not_buffered_without_bound() {
+        let pty = nix::pty::openpty(None, None).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut vm = backend();
+        vm.vm.insert(
+            "customer_metadata".into(),
+            json!({ "big": "x".repeat(64 * 1024) }),
+        );
+        let server = serve(pty.master, vm, stop.clone());
+        let guest = Guest::raw(pty.slave);
+        // Ask for the big value over and over without reading: the
+        // service stops reading and the guest's writes stop being taken.
+        nix::fcntl::fcntl(
+            &guest.fd,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        )
+        .unwrap();
+        let ask = b"GET big\n";
+        let mut sent = 0usize;
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            match nix::unistd::write(&guest.fd, ask) {
+                Ok(n) => sent += n,
+                Err(nix::errno::Errno::EAGAIN) => std::thread::sleep(Duration::from_millis(10)),
+                Err(e) => panic!("{e}"),
+            }
+        }
+        // Taken: what the service holds (about 1 MiB of answers, 16 of
+        // them) and what the pty's buffers hold. Unbounded, 3 s of asking
+        // would queue gigabytes of answers.
+        assert!(sent < 256 * 1024, "{sent} bytes taken");
+        stop.store(true, Ordering::Relaxed);
+        let (done, _) = server.join().unwrap();
+        done.unwrap();
+    }
+}
