@@ -936,3 +936,137 @@ fn the_mdata_tools_work_inside_a_zone() {
     let r = run("echo x > /native/usr/sbin/mdata-get");
     assert_ne!(r.code, 0);
 }
+
+/// A short python program run by the system's python3, where Debian's
+/// cloud-init is importable: its SmartOS datasource's own client reads
+/// and writes through `sys.argv[2]` (`socket`: a metadata socket;
+/// `serial`: a tty) and prints what it saw as JSON.
+const CLOUD_INIT_CLIENT: &str = r#"
+import json, sys
+from cloudinit.sources import DataSourceSmartOS as ds
+
+kind, path = sys.argv[1], sys.argv[2]
+if kind == "socket":
+    client = ds.jmc_client_factory(smartos_type=ds.SMARTOS_ENV_LX_BRAND, metadata_sockfile=path)
+    assert isinstance(client, ds.JoyentMetadataSocketClient), client
+else:
+    client = ds.JoyentMetadataSerialClient(path, timeout=10, smartos_type=ds.SMARTOS_ENV_KVM)
+seen = {"class": type(client).__name__, "exists": client.exists()}
+with client:
+    seen["uuid"] = client.get("sdc:uuid")
+    seen["hostname"] = client.get("hostname")
+    seen["sdc:hostname"] = client.get("sdc:hostname")
+    seen["root_authorized_keys"] = client.get("root_authorized_keys")
+    seen["user-script"] = client.get("user-script")
+    seen["missing"] = client.get("no-such-key", default="<default>")
+    seen["nics"] = client.get_json("sdc:nics")
+    seen["put"] = client.put("written-by-" + kind, "from cloud-init")
+    seen["after-put"] = client.get("written-by-" + kind)
+    seen["list"] = client.list()
+    seen["delete"] = client.delete("written-by-" + kind)
+    seen["after-delete"] = client.get("written-by-" + kind)
+print(json.dumps(seen))
+"#;
+
+/// Runs [`CLOUD_INIT_CLIENT`] on `path`; its JSON.
+fn cloud_init_client(kind: &str, path: &Path) -> Value {
+    let out = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", CLOUD_INIT_CLIENT, kind])
+        .arg(path)
+        .output()
+        .expect("/usr/bin/python3");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{kind}: {stderr}");
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{kind}: {e}: {:?} {stderr}", out.stdout))
+}
+
+#[test]
+fn cloud_inits_smartos_clients_read_the_zone_over_its_socket_and_a_pty() {
+    let has_cloud_init = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", "import cloudinit.sources.DataSourceSmartOS"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        has_cloud_init,
+        "cloud-init is not importable by /usr/bin/python3 (scripts/install installs it)"
+    );
+    let z = Zones::new("zone-cloud-init");
+    let key =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJhc2FsdCBjbG91ZC1pbml0IHRlc3Qga2V5 test@basalt";
+    let uuid = z.create(&format!(
+        r##", "hostname": "ci1", "nics": [{{"nic_tag": "admin", "ip": "192.0.2.10", "netmask": "255.255.255.0", "primary": true}}], "customer_metadata": {{"root_authorized_keys": "{key}", "user-script": "#!/bin/sh\ntouch /var/tmp/ran"}}"##
+    ));
+    let check = |kind: &str, seen: &Value| {
+        assert_eq!(seen["exists"], true, "{kind}: {seen}");
+        assert_eq!(seen["uuid"], uuid.as_str(), "{kind}: {seen}");
+        // Plain `hostname` is customer metadata, absent here (cloud-init
+        // falls back to sdc:hostname), as on SmartOS.
+        assert_eq!(seen["hostname"], Value::Null, "{kind}: {seen}");
+        assert_eq!(seen["sdc:hostname"], "ci1", "{kind}: {seen}");
+        assert_eq!(seen["root_authorized_keys"], key, "{kind}: {seen}");
+        assert_eq!(
+            seen["user-script"], "#!/bin/sh\ntouch /var/tmp/ran",
+            "{kind}: {seen}"
+        );
+        assert_eq!(seen["missing"], "<default>", "{kind}: {seen}");
+        let nics = seen["nics"].as_array().expect("sdc:nics is a list");
+        assert_eq!(nics.len(), 1, "{kind}: {seen}");
+        assert_eq!(nics[0]["ip"], "192.0.2.10", "{kind}: {seen}");
+        assert_eq!(nics[0]["netmask"], "255.255.255.0", "{kind}: {seen}");
+        assert_eq!(nics[0]["nic_tag"], "admin", "{kind}: {seen}");
+        assert!(nics[0]["mac"].is_string(), "{kind}: {seen}");
+        assert_eq!(seen["put"], "OK", "{kind}: {seen}");
+        assert_eq!(seen["after-put"], "from cloud-init", "{kind}: {seen}");
+        let list: Vec<&str> = seen["list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|k| k.as_str())
+            .collect();
+        for k in [
+            "root_authorized_keys",
+            "user-script",
+            &format!("written-by-{kind}"),
+        ] {
+            assert!(list.contains(&k), "{kind}: {k} not in {list:?}");
+        }
+        assert_eq!(seen["delete"], "OK", "{kind}: {seen}");
+        assert_eq!(seen["after-delete"], Value::Null, "{kind}: {seen}");
+    };
+
+    // The socket the supervisor serves.
+    let socket = z
+        .path()
+        .join(format!("var/zonecontrol/{uuid}/metadata.sock"));
+    let seen = cloud_init_client("socket", &socket);
+    assert_eq!(seen["class"], "JoyentMetadataSocketClient");
+    check("socket", &seen);
+
+    // A pty whose master this process serves with the node's backend, the
+    // guest's serial port being its slave.
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let slave = nix::unistd::ttyname(&pty.slave).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let server = {
+        let (root, uuid, stop) = (z.path().to_owned(), uuid.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let node =
+                basalt_node::instances::Node::open(basalt_node::paths::Paths::new(root)).unwrap();
+            let uuid: basalt_model::VmUuid = uuid.parse().unwrap();
+            let mut backend = basalt_node::zones::metadata::NodeBackend::new(&node, &uuid);
+            basalt_node::zones::metadata::serve_tty(pty.master, &mut backend, &stop)
+        })
+    };
+    // The slave stays open here too, as a VM's serial port stays there
+    // between the guest's opens.
+    let seen = cloud_init_client("serial", &slave);
+    assert_eq!(seen["class"], "JoyentMetadataSerialClient");
+    check("serial", &seen);
+    // Closed and opened again by another guest program: served again.
+    drop(pty.slave);
+    let seen = cloud_init_client("serial", &slave);
+    check("serial", &seen);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    server.join().unwrap().unwrap();
+}
