@@ -11,20 +11,27 @@ use common::images::minimal_image;
 use common::{Root, Run};
 use serde_json::{Value, json};
 
-const MINIMAL: &str = "274bb020-dded-4b53-a848-94609d9dc815";
-
 /// A root with the minimal image installed; deletes every instance when
 /// dropped (before the root unmounts its pool).
 struct Zones {
     root: Root,
+    /// The minimal image's uuid, read from the manifest it was built with
+    /// (each new version of the image has a new uuid).
+    image: String,
 }
 
 impl Zones {
     fn new(test: &str) -> Zones {
+        let (manifest, file) = minimal_image();
+        let image =
+            serde_json::from_slice::<Value>(&std::fs::read(&manifest).unwrap()).unwrap()["uuid"]
+                .as_str()
+                .expect("the manifest has a uuid")
+                .to_owned();
         let z = Zones {
             root: Root::new(test),
+            image,
         };
-        let (manifest, file) = minimal_image();
         z.root.install_image(&manifest, &file);
         z
     }
@@ -38,7 +45,7 @@ impl Zones {
     fn create(&self, extra: Value) -> String {
         let mut payload = json!({
             "brand": "joyent-minimal",
-            "image_uuid": MINIMAL,
+            "image_uuid": self.image,
             "max_physical_memory": 128,
         });
         payload
