@@ -199,3 +199,82 @@ img_finish() {
     img_manifest "$base.imgmanifest" "$base.tar.gz" "$@"
     printf '%s\n%s\n' "$base.imgmanifest" "$base.tar.gz" >&3
 }
+
+# The guest side of the metadata service (reference 4.6), the same in
+# every image: img_mdata_scripts ROOT installs /usr/lib/basalt/mdata-fetch
+# and /usr/lib/basalt/mdata-execute, run at every boot (by an init.d script
+# or by systemd units) when the zone has the host's tools at
+# /native/usr/sbin. Each image's build script says how they are started.
+img_mdata_scripts() {
+    local root=$1
+    install -d -m 0755 "$root/usr/lib/basalt" "$root/var/svc" \
+        "$root/var/svc/log" "$root/var/db"
+    cat >"$root/usr/lib/basalt/mdata-fetch" <<'EOF'
+#!/bin/sh
+# Fetches the keys an instance's image consumes at boot (reference 4.6):
+#   root_authorized_keys  -> /root/.ssh/authorized_keys (dir 700, file 600)
+#   user-script           -> /var/svc/mdata-user-script (700), which
+#                            mdata-execute runs
+#   user-data             -> /var/db/mdata-user-data (600), never run
+# A key the instance does not have (mdata-get exits 1) removes what an
+# earlier boot wrote for it, except authorized_keys, which root may have
+# edited. The tools retry an unreachable service; MDATA_RETRY_SECONDS
+# bounds that, so that a boot never waits long for it, and a service that
+# does not answer the first key ends the fetch (exit 1).
+PATH=/native/usr/sbin:/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
+: "${MDATA_RETRY_SECONDS:=10}"
+export MDATA_RETRY_SECONDS
+umask 077
+
+# fetch KEY FILE MODE: FILE gets KEY's value; 0 when it did, 1 when the
+# instance has no KEY (FILE removed), 2 on an error (FILE left alone).
+fetch() {
+    mdata-get "$1" >"$2.new"
+    status=$?
+    case $status in
+    0)
+        chmod "$3" "$2.new" && mv -f "$2.new" "$2"
+        ;;
+    1)
+        rm -f "$2.new" "$2"
+        ;;
+    *)
+        rm -f "$2.new"
+        echo "mdata-fetch: $1: mdata-get exited with $status" >&2
+        ;;
+    esac
+    return $status
+}
+
+mkdir -p /var/svc /var/db
+# The first answer tells whether the service is there at all: when it is
+# not, the boot does not wait for it twice more.
+fetch user-script /var/svc/mdata-user-script 0700
+[ $? -le 1 ] || exit 1
+fetch user-data /var/db/mdata-user-data 0600
+
+mkdir -p /root/.ssh
+chmod 0700 /root/.ssh
+if mdata-get root_authorized_keys >/root/.ssh/authorized_keys.new; then
+    chmod 0600 /root/.ssh/authorized_keys.new
+    mv -f /root/.ssh/authorized_keys.new /root/.ssh/authorized_keys
+else
+    rm -f /root/.ssh/authorized_keys.new
+fi
+exit 0
+EOF
+    cat >"$root/usr/lib/basalt/mdata-execute" <<'EOF'
+#!/bin/sh
+# Runs the user-script mdata-fetch wrote, as SmartOS's mdata:execute does
+# at every boot, for at most MDATA_EXEC_TIMEOUT seconds (default 300).
+# Its output goes to stdout and stderr: the caller decides where they go.
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
+script=/var/svc/mdata-user-script
+[ -x "$script" ] || exit 0
+echo "$(date -u '+%Y-%m-%dT%H:%M:%SZ') running $script"
+exec timeout "${MDATA_EXEC_TIMEOUT:-300}" "$script"
+EOF
+    chmod 0755 "$root/usr/lib/basalt/mdata-fetch" "$root/usr/lib/basalt/mdata-execute"
+}

@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 const RUNS: usize = 15;
-const MINIMAL: &str = "274bb020-dded-4b53-a848-94609d9dc815";
+const MINIMAL: &str = "9cde6fa6-f2a5-4d83-b933-d2fa71789f38";
 /// runc containers of this bench are named `<prefix><pid>-<n>`, so that a
 /// leftover points at it.
 const RUNC_PREFIX: &str = "basalt-bench-zone-";

@@ -16,9 +16,9 @@ use serde_json::{Map, Value, json};
 
 const SERVER_UUID: &str = "9d2a7c3e-1b4f-4e6a-8c0d-5f3e2a1b0c9d";
 /// The minimal image (`images/build-minimal`), which the joyent examples use.
-const MINIMAL: &str = "274bb020-dded-4b53-a848-94609d9dc815";
+const MINIMAL: &str = "9cde6fa6-f2a5-4d83-b933-d2fa71789f38";
 /// The image `examples/lx.json` names (the Debian image, `images/build-debian`).
-const LX_IMAGE: &str = "8b5c65fe-dbf4-4fbb-a5ee-b496d0bdd71a";
+const LX_IMAGE: &str = "d38f656a-e8da-43f6-a84e-fd0bd2447a82";
 
 /// A relocated root with its own pool (see `common::Root`) and a fixed
 /// node name and uuid. Dropped, it deletes every instance — the

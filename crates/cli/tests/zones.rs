@@ -10,8 +10,8 @@ use common::images::{cached_image, minimal_image};
 use common::{Root, Run};
 use serde_json::Value;
 
-const MINIMAL: &str = "274bb020-dded-4b53-a848-94609d9dc815";
-const DEBIAN: &str = "8b5c65fe-dbf4-4fbb-a5ee-b496d0bdd71a";
+const MINIMAL: &str = "9cde6fa6-f2a5-4d83-b933-d2fa71789f38";
+const DEBIAN: &str = "d38f656a-e8da-43f6-a84e-fd0bd2447a82";
 
 /// A root with the minimal image installed; deletes every instance when
 /// dropped (before the root unmounts its pool).
@@ -1069,4 +1069,73 @@ fn cloud_inits_smartos_clients_read_the_zone_over_its_socket_and_a_pty() {
     check("serial", &seen);
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     server.join().unwrap().unwrap();
+}
+
+/// The metadata an image consumes at boot (reference 4.6), for the test
+/// zones below: a key for root and a user-script that leaves a mark.
+const BOOT_METADATA: &str = r##""customer_metadata": {"root_authorized_keys": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBasaltBootTestKeyOnly test", "user-script": "#!/bin/sh\necho ran > /var/tmp/user-script-ran"}"##;
+
+/// Checks, in a zone created with [`BOOT_METADATA`], that its image ran
+/// the user-script (within `secs`) and wrote root's authorized_keys.
+fn check_boot_metadata(z: &Zones, uuid: &str, secs: u64) {
+    let mut r = z.zlogin(uuid, "true");
+    let ran = eventually(secs, || {
+        r = z.zlogin(uuid, "cat /var/tmp/user-script-ran");
+        r.stdout == "ran\n"
+    });
+    let log = z.zlogin(uuid, "cat /var/svc/log/mdata-user-script.log");
+    assert!(ran, "the user-script never ran: {r:?} {log:?}");
+    assert!(
+        log.stdout.contains("running /var/svc/mdata-user-script"),
+        "{log:?}"
+    );
+
+    let r = z.zlogin(uuid, "cat /root/.ssh/authorized_keys");
+    assert_eq!(
+        r.stdout, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBasaltBootTestKeyOnly test\n",
+        "{}",
+        r.stderr
+    );
+    let r = z.zlogin(
+        uuid,
+        "stat -c '%a %u' /root/.ssh /root/.ssh/authorized_keys /var/svc/mdata-user-script",
+    );
+    assert_eq!(r.stdout, "700 0\n600 0\n700 0\n", "{}", r.stderr);
+    // No user-data: nothing written for it.
+    let r = z.zlogin(uuid, "test -e /var/db/mdata-user-data; echo $?");
+    assert_eq!(r.stdout, "1\n", "{}", r.stderr);
+}
+
+#[test]
+fn the_minimal_image_consumes_the_user_script_and_root_keys_at_boot() {
+    let tools = guest_tools();
+    let mut z = Zones::new("zone-boot-mdata");
+    z.root
+        .set_env("BASALT_ZONE_TOOLS", tools.path().to_str().unwrap());
+    let uuid = z.create(&format!(", {BOOT_METADATA}"));
+    check_boot_metadata(&z, &uuid, 10);
+}
+
+#[test]
+fn the_debian_image_consumes_the_user_script_and_root_keys_at_boot() {
+    let tools = guest_tools();
+    let mut z = Zones::new("zone-lx-boot-mdata");
+    z.root
+        .set_env("BASALT_ZONE_TOOLS", tools.path().to_str().unwrap());
+    z.install(cached_image("debian"));
+    let r = z.vmadm_stdin(
+        &["create"],
+        &format!(
+            r#"{{"brand": "lx", "kernel_version": "6.1.0", "image_uuid": "{DEBIAN}", "max_physical_memory": 512, {BOOT_METADATA}}}"#
+        ),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let uuid = r.stderr.trim().rsplit(' ').next().unwrap().to_owned();
+    check_boot_metadata(&z, &uuid, 60);
+    // Both units ran, neither failed.
+    let r = z.zlogin(
+        &uuid,
+        "systemctl show -p Result --value mdata-fetch.service mdata-execute.service",
+    );
+    assert_eq!(r.stdout, "success\n\nsuccess\n", "{}", r.stderr);
 }
