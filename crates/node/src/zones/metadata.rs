@@ -15,9 +15,14 @@ use serde_json::{Map, Value, json};
 
 use crate::instances::Node;
 
-/// How long a write waits for the instance's lock before it fails: a
-/// vmadm holding it may be waiting for this very supervisor.
-const WRITE_LOCK_WAIT: Duration = Duration::from_secs(2);
+/// How long a write waits for the instance's lock before it fails: not
+/// at all — a vmadm holding it may be waiting for this very supervisor,
+/// whose one thread must stay free for its signals.
+const WRITE_LOCK_WAIT: Duration = Duration::ZERO;
+/// The most a guest may keep in its `customer_metadata` (the stored JSON of
+/// that object): writes past it are refused, so a zone cannot fill the
+/// host's disk through its configuration.
+pub const MAX_GUEST_METADATA: usize = 4 << 20;
 
 /// Where the host keeps the guest tools (`mdata-get`, `mdata-put`,
 /// `mdata-list`, `mdata-delete`, statically linked) that every zone gets
@@ -92,7 +97,18 @@ impl Backend for NodeBackend<'_> {
     }
 
     fn put(&mut self, key: &str, value: &str) -> Result<(), Failure> {
-        let section = Routing::new(&self.vm()?).write(key)?;
+        let vm = self.vm()?;
+        let section = Routing::new(&vm).write(key)?;
+        let held = vm
+            .get(section.property())
+            .map_or(0, |m| m.to_string().len());
+        if held + key.len() + value.len() > MAX_GUEST_METADATA {
+            return Err(Failure::Refused(format!(
+                "{} is full ({} bytes at most)",
+                section.property(),
+                MAX_GUEST_METADATA
+            )));
+        }
         self.update(json!({ section.set_key(): { key: value } }))
     }
 
@@ -127,6 +143,34 @@ const TTY_MAX_UNREAD: usize = 1 << 20;
 /// Returns when `stop` is set (looked at every 100 ms), when the device
 /// hangs up for good (a read of 0 bytes, as from a socket), or on an
 /// error a tty does not explain.
+/// Answers what `input` holds a line at a time into `out`, stopping after
+/// `max_lines` lines or once `out` holds `max_out` bytes (one short request
+/// may fetch a long value, so input is answered only as answers drain).
+/// Returns the change in bytes held (answers added less input consumed).
+pub fn answer_lines(
+    session: &mut basalt_metadata::Session,
+    backend: &mut dyn Backend,
+    input: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+    max_out: usize,
+    max_lines: usize,
+) -> isize {
+    let mut delta = 0isize;
+    let mut lines = 0;
+    while !input.is_empty() && lines < max_lines && out.len() < max_out {
+        let end = input
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(input.len(), |p| p + 1);
+        let answer = session.feed(backend, &input[..end]);
+        input.drain(..end);
+        delta += answer.len() as isize - end as isize;
+        out.extend(answer);
+        lines += 1;
+    }
+    delta
+}
+
 pub fn serve_tty(
     fd: std::os::fd::OwnedFd,
     backend: &mut dyn Backend,
@@ -148,6 +192,7 @@ pub fn serve_tty(
     let tick = PollTimeout::try_from(TTY_TICK.as_millis() as i32).unwrap_or(PollTimeout::MAX);
     let mut session = basalt_metadata::Session::new();
     let mut out: Vec<u8> = Vec::new();
+    let mut input: Vec<u8> = Vec::new();
     let mut buf = [0u8; 16 * 1024];
     // Whether the last read said no guest has the device open.
     let mut absent = false;
@@ -157,8 +202,16 @@ pub fn serve_tty(
             // instead of spinning, then try again.
             std::thread::sleep(TTY_TICK);
         }
+        answer_lines(
+            &mut session,
+            backend,
+            &mut input,
+            &mut out,
+            TTY_MAX_UNREAD,
+            usize::MAX,
+        );
         let mut want = PollFlags::empty();
-        if out.len() < TTY_MAX_UNREAD {
+        if input.is_empty() && out.len() < TTY_MAX_UNREAD {
             want |= PollFlags::POLLIN;
         }
         if !out.is_empty() {
@@ -180,7 +233,15 @@ pub fn serve_tty(
                 Ok(0) => return Ok(()),
                 Ok(n) => {
                     absent = false;
-                    out.extend(session.feed(backend, &buf[..n]));
+                    input.extend_from_slice(&buf[..n]);
+                    answer_lines(
+                        &mut session,
+                        backend,
+                        &mut input,
+                        &mut out,
+                        TTY_MAX_UNREAD,
+                        usize::MAX,
+                    );
                 }
                 Err(Errno::EAGAIN | Errno::EINTR) => {}
                 Err(Errno::EIO) => {
@@ -190,6 +251,7 @@ pub fn serve_tty(
                     absent = true;
                     session = basalt_metadata::Session::new();
                     out.clear();
+                    input.clear();
                     continue;
                 }
                 Err(e) => return Err(e.into()),

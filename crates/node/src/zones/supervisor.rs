@@ -181,14 +181,23 @@ struct Supervisor {
 struct Guest {
     stream: UnixStream,
     session: Session,
+    /// Read, not yet answered (answered a line at a time).
+    input: Vec<u8>,
     out: Vec<u8>,
 }
 
 /// The most metadata clients at once; more wait in the listen backlog.
 const MAX_GUESTS: usize = 512;
-/// A client that reads no answers stops being read past this many
+/// A client that reads no answers stops being served past this many
 /// unread bytes.
 const MAX_UNREAD: usize = 1 << 20;
+/// What all metadata clients together may hold in the supervisor (input,
+/// unfinished lines, answers) before none is read or answered until they
+/// drain: a zone cannot make its supervisor grow past this.
+const MAX_HELD: usize = 32 << 20;
+/// Lines answered for one client per turn of the loop, so that one client
+/// cannot keep the supervisor from its signals and the others.
+const LINES_PER_TURN: usize = 16;
 
 impl Supervisor {
     fn new(paths: &Paths, uuid: &VmUuid, exe: &Path) -> Result<Supervisor, String> {
@@ -400,12 +409,15 @@ impl Supervisor {
                     },
                 ),
             ];
+            let room = self.guest_bytes() < MAX_HELD;
             for g in &self.guests {
                 let mut want = PollFlags::empty();
-                if g.out.len() < MAX_UNREAD {
+                if g.input.is_empty() && g.out.len() < MAX_UNREAD && room {
                     want |= PollFlags::POLLIN;
                 }
-                if !g.out.is_empty() {
+                // Writable wakes the loop for answers to send and for
+                // input left unanswered last turn.
+                if !g.out.is_empty() || (!g.input.is_empty() && room) {
                     want |= PollFlags::POLLOUT;
                 }
                 fds.push(PollFd::new(g.stream.as_fd(), want));
@@ -427,6 +439,12 @@ impl Supervisor {
                 .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
                 .collect();
             drop(fds);
+            // Signals first: no client may keep a stop waiting.
+            if ready[0]
+                && let Some(status) = self.handle_signals()
+            {
+                return status;
+            }
             if ready[1] {
                 self.pump_console();
             }
@@ -448,11 +466,6 @@ impl Supervisor {
                 tracing::warn!("the init did not stop in time: killing it");
                 self.signal_init(libc::SIGKILL);
                 self.deadline = None;
-            }
-            if ready[0]
-                && let Some(status) = self.handle_signals()
-            {
-                return status;
             }
         }
     }
@@ -584,6 +597,7 @@ impl Supervisor {
                         self.guests.push(Guest {
                             stream,
                             session: Session::new(),
+                            input: Vec::new(),
                             out: Vec::new(),
                         });
                     }
@@ -593,23 +607,37 @@ impl Supervisor {
         }
     }
 
-    /// Reads what the clients at `busy` (indices) sent, answers it, and
-    /// writes what each can take; drops the ones that hung up.
+    /// Bytes held for all metadata clients: unread answers, unanswered
+    /// input, unfinished lines.
+    fn guest_bytes(&self) -> usize {
+        self.guests
+            .iter()
+            .map(|g| g.out.len() + g.input.len() + g.session.pending())
+            .sum()
+    }
+
+    /// Serves the clients at `busy` (indices): reads what one sent when
+    /// all it sent before is answered, answers it a line at a time — at
+    /// most [`LINES_PER_TURN`] lines, and only while the answers waiting
+    /// (its own and everyone's) stay under their bounds, since one short
+    /// request may fetch a long value — then writes what it can take.
+    /// Drops the ones that hung up.
     fn serve_guests(&mut self, busy: &[usize]) {
         let mut gone = Vec::new();
+        let mut held = self.guest_bytes();
         for &i in busy {
             let mut backend = metadata::NodeBackend::new(&self.node, &self.uuid);
             let g = &mut self.guests[i];
-            let mut buf = [0u8; 16 * 1024];
-            if g.out.len() < MAX_UNREAD {
+            if g.input.is_empty() && g.out.len() < MAX_UNREAD && held < MAX_HELD {
+                let mut buf = [0u8; 16 * 1024];
                 match g.stream.read(&mut buf) {
                     Ok(0) => {
                         gone.push(i);
                         continue;
                     }
                     Ok(n) => {
-                        let answer = g.session.feed(&mut backend, &buf[..n]);
-                        g.out.extend(answer);
+                        g.input.extend_from_slice(&buf[..n]);
+                        held += n;
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                     Err(_) => {
@@ -618,10 +646,23 @@ impl Supervisor {
                     }
                 }
             }
+            if held < MAX_HELD {
+                let limit = MAX_UNREAD.min(g.out.len() + (MAX_HELD - held));
+                let delta = metadata::answer_lines(
+                    &mut g.session,
+                    &mut backend,
+                    &mut g.input,
+                    &mut g.out,
+                    limit,
+                    LINES_PER_TURN,
+                );
+                held = held.saturating_add_signed(delta);
+            }
             while !g.out.is_empty() {
                 match g.stream.write(&g.out) {
                     Ok(n) => {
                         g.out.drain(..n);
+                        held = held.saturating_sub(n);
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                     Err(_) => {
