@@ -88,12 +88,21 @@ fn metadata_listener(
     use std::os::unix::fs::PermissionsExt;
     let fail = |e: std::io::Error| format!("metadata socket in {}: {e}", dir.display());
     fs::create_dir_all(dir).map_err(fail)?;
+    // The directory is host root's own: never one a link put elsewhere.
+    let meta = fs::symlink_metadata(dir).map_err(fail)?;
+    if !meta.is_dir() || std::os::unix::fs::MetadataExt::uid(&meta) != 0 {
+        return Err(fail(std::io::Error::other("not a directory of root's")));
+    }
     fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).map_err(fail)?;
     let path = dir.join(METADATA_SOCKET);
     let _ = fs::remove_file(&path);
-    let listener = UnixListener::bind(&path).map_err(fail)?;
+    // Made 0600 from the start (the supervisor is single-threaded here, so
+    // the process-wide umask is this call's alone).
+    let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o177));
+    let bound = UnixListener::bind(&path);
+    nix::sys::stat::umask(old);
+    let listener = bound.map_err(fail)?;
     listener.set_nonblocking(true).map_err(fail)?;
-    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).map_err(fail)?;
     if let Some(ids) = ids {
         let id = Some(nix::unistd::Uid::from_raw(ids.base));
         let gid = Some(nix::unistd::Gid::from_raw(ids.base));
