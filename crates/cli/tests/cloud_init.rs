@@ -5,85 +5,8 @@
 
 mod common;
 
-use std::path::Path;
-
-use common::images::minimal_image;
-use common::{Root, Run};
+use common::zones::Zones;
 use serde_json::{Value, json};
-
-/// A root with the minimal image installed; deletes every instance when
-/// dropped (before the root unmounts its pool).
-struct Zones {
-    root: Root,
-    /// The minimal image's uuid, read from the manifest it was built with
-    /// (each new version of the image has a new uuid).
-    image: String,
-}
-
-impl Zones {
-    fn new(test: &str) -> Zones {
-        let (manifest, file) = minimal_image();
-        let image =
-            serde_json::from_slice::<Value>(&std::fs::read(&manifest).unwrap()).unwrap()["uuid"]
-                .as_str()
-                .expect("the manifest has a uuid")
-                .to_owned();
-        let z = Zones {
-            root: Root::new(test),
-            image,
-        };
-        z.root.install_image(&manifest, &file);
-        z
-    }
-
-    fn vmadm(&self, args: &[&str]) -> Run {
-        self.root.run(env!("CARGO_BIN_EXE_vmadm"), args)
-    }
-
-    /// Creates a joyent-minimal zone of the minimal image with the
-    /// properties of `extra` (an object); returns its uuid.
-    fn create(&self, extra: Value) -> String {
-        let mut payload = json!({
-            "brand": "joyent-minimal",
-            "image_uuid": self.image,
-            "max_physical_memory": 128,
-        });
-        payload
-            .as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        let r = self.root.run_with_input(
-            env!("CARGO_BIN_EXE_vmadm"),
-            &["create"],
-            &payload.to_string(),
-        );
-        assert_eq!(r.code, 0, "create: {}", r.stderr);
-        r.stderr
-            .strip_prefix("Successfully created VM ")
-            .unwrap_or_else(|| panic!("create said {:?}", r.stderr))
-            .trim()
-            .to_owned()
-    }
-
-    fn get(&self, uuid: &str) -> Value {
-        let r = self.vmadm(&["get", uuid]);
-        assert_eq!(r.code, 0, "{}", r.stderr);
-        serde_json::from_str(&r.stdout).unwrap()
-    }
-
-    fn path(&self) -> &Path {
-        self.root.path()
-    }
-}
-
-impl Drop for Zones {
-    fn drop(&mut self) {
-        let r = self.vmadm(&["list", "-H", "-o", "uuid"]);
-        for uuid in r.stdout.lines() {
-            let _ = self.vmadm(&["delete", uuid]);
-        }
-    }
-}
 
 /// Builds cloud-init's `DataSourceSmartOS` as its `init` stage would, with
 /// the metadata socket `sys.argv[1]` and its state under `sys.argv[2]`,
@@ -147,7 +70,7 @@ fn cloud_inits_smartos_datasource_reads_the_zone_over_its_socket() {
     let user_script = "#!/bin/sh\ntouch /var/tmp/from-user-script\n";
     // Documentation addresses only; the configuration is all the
     // datasource reads, no network is made for the zone.
-    let uuid = z.create(json!({
+    let uuid = z.create_json(json!({
         "hostname": "ds1",
         "resolvers": ["192.0.2.53", "198.51.100.53"],
         "nics": [{

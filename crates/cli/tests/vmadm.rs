@@ -691,19 +691,8 @@ fn concurrent_updates_to_one_instance_all_land() {
                 .unwrap()
         })
         .chain((0..12).map(|i| {
-            let mut child = vmadm()
-                .args(["update", uuid])
-                .stdin(Stdio::piped())
-                .spawn()
-                .unwrap();
             let payload = format!(r#"{{"set_customer_metadata": {{"k{i}": "v{i}"}}}}"#);
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(payload.as_bytes())
-                .unwrap();
-            child
+            node.root.spawn_vmadm(&["update", uuid], &payload)
         }))
         .collect();
     for mut c in children {

@@ -6,93 +6,11 @@ mod common;
 
 use std::path::Path;
 
-use common::images::{cached_image, minimal_image};
-use common::{Root, Run};
+use common::images::cached_image;
+use common::zones::Zones;
 use serde_json::Value;
 
-const MINIMAL: &str = "9cde6fa6-f2a5-4d83-b933-d2fa71789f38";
 const DEBIAN: &str = "d38f656a-e8da-43f6-a84e-fd0bd2447a82";
-
-/// A root with the minimal image installed; deletes every instance when
-/// dropped (before the root unmounts its pool).
-struct Zones {
-    root: Root,
-}
-
-impl Zones {
-    fn new(test: &str) -> Zones {
-        Zones::with_pool(test, "1G")
-    }
-
-    /// A root whose pool file is `size` (sparse) rather than 1 GiB.
-    fn with_pool(test: &str, size: &str) -> Zones {
-        let z = Zones {
-            root: Root::new(test),
-        };
-        std::fs::write(
-            z.path().join("usbkey/config"),
-            format!("pool_file_size={size}\n"),
-        )
-        .unwrap();
-        z.install(minimal_image());
-        z
-    }
-
-    fn install(&self, (manifest, file): (std::path::PathBuf, std::path::PathBuf)) {
-        self.root.install_image(&manifest, &file);
-    }
-
-    fn vmadm(&self, args: &[&str]) -> Run {
-        self.root.run(env!("CARGO_BIN_EXE_vmadm"), args)
-    }
-
-    fn vmadm_stdin(&self, args: &[&str], stdin: &str) -> Run {
-        self.root
-            .run_with_input(env!("CARGO_BIN_EXE_vmadm"), args, stdin)
-    }
-
-    fn zlogin(&self, uuid: &str, command: &str) -> Run {
-        self.root
-            .run(env!("CARGO_BIN_EXE_zlogin"), &[uuid, command])
-    }
-
-    /// Creates a minimal zone with `extra` properties; returns its uuid.
-    fn create(&self, extra: &str) -> String {
-        let payload = format!(
-            r#"{{"brand": "joyent-minimal", "image_uuid": "{MINIMAL}", "max_physical_memory": 128 {extra}}}"#
-        );
-        let r = self.vmadm_stdin(&["create"], &payload);
-        assert_eq!(r.code, 0, "create: {}", r.stderr);
-        r.stderr
-            .strip_prefix("Successfully created VM ")
-            .unwrap_or_else(|| panic!("create said {:?}", r.stderr))
-            .trim()
-            .to_owned()
-    }
-
-    fn get(&self, uuid: &str) -> Value {
-        let r = self.vmadm(&["get", uuid]);
-        assert_eq!(r.code, 0, "{}", r.stderr);
-        serde_json::from_str(&r.stdout).unwrap()
-    }
-
-    fn state(&self, uuid: &str) -> String {
-        self.get(uuid)["state"].as_str().unwrap().to_owned()
-    }
-
-    fn path(&self) -> &Path {
-        self.root.path()
-    }
-}
-
-impl Drop for Zones {
-    fn drop(&mut self) {
-        let r = self.vmadm(&["list", "-H", "-o", "uuid"]);
-        for uuid in r.stdout.lines() {
-            let _ = self.vmadm(&["delete", uuid]);
-        }
-    }
-}
 
 fn host_uid_of(pid: u64) -> u32 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -239,7 +157,10 @@ fn a_create_with_a_missing_image_is_refused_and_leaves_nothing() {
     );
     let r = z.vmadm_stdin(
         &["create"],
-        &format!(r#"{{"brand": "lx", "kernel_version": "6.1.0", "image_uuid": "{MINIMAL}"}}"#),
+        &format!(
+            r#"{{"brand": "lx", "kernel_version": "6.1.0", "image_uuid": "{}"}}"#,
+            z.image
+        ),
     );
     assert_eq!(
         (r.code, r.stderr.as_str()),
@@ -249,7 +170,7 @@ fn a_create_with_a_missing_image_is_refused_and_leaves_nothing() {
     // An init that cannot run: the create fails and leaves nothing.
     let r = z.vmadm_stdin(
         &["create"],
-        &format!(r#"{{"brand": "joyent-minimal", "image_uuid": "{MINIMAL}", "init_name": "/sbin/nonexistent"}}"#),
+        &format!(r#"{{"brand": "joyent-minimal", "image_uuid": "{}", "init_name": "/sbin/nonexistent"}}"#, z.image),
     );
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("exec /sbin/nonexistent"), "{}", r.stderr);
@@ -258,7 +179,7 @@ fn a_create_with_a_missing_image_is_refused_and_leaves_nothing() {
         .unwrap()
         .filter_map(Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| !n.starts_with('.') && n != MINIMAL)
+        .filter(|n| !n.starts_with('.') && *n != z.image)
         .collect();
     assert!(top.is_empty(), "left on the pool: {top:?}");
 }
@@ -269,7 +190,8 @@ fn parallel_creates_of_one_image_all_run() {
     let children: Vec<_> = (0..20)
         .map(|i| {
             z.root.spawn_create(&format!(
-                r#"{{"brand": "joyent-minimal", "image_uuid": "{MINIMAL}", "alias": "p{i}", "max_physical_memory": 64}}"#
+                r#"{{"brand": "joyent-minimal", "image_uuid": "{}", "alias": "p{i}", "max_physical_memory": 64}}"#,
+                z.image
             ))
         })
         .collect();

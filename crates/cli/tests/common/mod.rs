@@ -9,6 +9,7 @@
 pub mod images;
 pub mod imgadm;
 pub mod leftovers;
+pub mod zones;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -131,13 +132,13 @@ impl Root {
         }
     }
 
-    /// Starts `vmadm create` with `payload` on its standard input, its
+    /// Starts vmadm with `args` and `input` on its standard input, its
     /// stderr piped (for runs in parallel).
-    pub fn spawn_create(&self, payload: &str) -> std::process::Child {
+    pub fn spawn_vmadm(&self, args: &[&str], input: &str) -> std::process::Child {
         use std::io::Write;
         let mut child = self
             .command(env!("CARGO_BIN_EXE_vmadm"))
-            .arg("create")
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -147,9 +148,14 @@ impl Root {
             .stdin
             .take()
             .unwrap()
-            .write_all(payload.as_bytes())
+            .write_all(input.as_bytes())
             .unwrap();
         child
+    }
+
+    /// Starts `vmadm create` with `payload` on its standard input.
+    pub fn spawn_create(&self, payload: &str) -> std::process::Child {
+        self.spawn_vmadm(&["create"], payload)
     }
 
     /// Installs an image with imgadm, which must succeed.
