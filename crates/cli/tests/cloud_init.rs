@@ -56,14 +56,7 @@ print(json.dumps(seen, default=str))
 
 #[test]
 fn cloud_inits_smartos_datasource_reads_the_zone_over_its_socket() {
-    let has_cloud_init = std::process::Command::new("/usr/bin/python3")
-        .args(["-c", "import cloudinit.sources.DataSourceSmartOS"])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        has_cloud_init,
-        "cloud-init is not importable by /usr/bin/python3 (scripts/install installs it)"
-    );
+    common::require_cloud_init();
     let z = Zones::new("cloud-init-datasource");
     let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJhc2FsdCBjbG91ZC1pbml0IGRhdGFzb3VyY2Uga2V5 ds@basalt";
     let user_data = "#cloud-config\nruncmd:\n  - [touch, /var/tmp/from-cloud-config]\n";

@@ -905,14 +905,7 @@ fn cloud_init_client(kind: &str, path: &Path) -> Value {
 
 #[test]
 fn cloud_inits_smartos_clients_read_the_zone_over_its_socket_and_a_pty() {
-    let has_cloud_init = std::process::Command::new("/usr/bin/python3")
-        .args(["-c", "import cloudinit.sources.DataSourceSmartOS"])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        has_cloud_init,
-        "cloud-init is not importable by /usr/bin/python3 (scripts/install installs it)"
-    );
+    common::require_cloud_init();
     let z = Zones::new("zone-cloud-init");
     let key =
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJhc2FsdCBjbG91ZC1pbml0IHRlc3Qga2V5 test@basalt";

@@ -46,6 +46,19 @@ pub fn require(tools: &[&str]) {
     );
 }
 
+/// Fails the test unless Debian's cloud-init is importable by the system's
+/// python3 (the host tests use its own SmartOS clients and datasource).
+pub fn require_cloud_init() {
+    let has_cloud_init = Command::new("/usr/bin/python3")
+        .args(["-c", "import cloudinit.sources.DataSourceSmartOS"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        has_cloud_init,
+        "cloud-init is not importable by /usr/bin/python3 (scripts/install installs it)"
+    );
+}
+
 /// A relocated root with its own embedded pool (`<root>/zones`, a 1 GiB
 /// pool file under `<root>/var/basalt`), named after the test that made it.
 pub struct Root {

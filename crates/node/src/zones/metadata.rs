@@ -233,15 +233,8 @@ pub fn serve_tty(
                 Ok(0) => return Ok(()),
                 Ok(n) => {
                     absent = false;
+                    // Answered at the top of the next turn.
                     input.extend_from_slice(&buf[..n]);
-                    answer_lines(
-                        &mut session,
-                        backend,
-                        &mut input,
-                        &mut out,
-                        TTY_MAX_UNREAD,
-                        usize::MAX,
-                    );
                 }
                 Err(Errno::EAGAIN | Errno::EINTR) => {}
                 Err(Errno::EIO) => {
