@@ -125,11 +125,14 @@ impl Node {
     ) -> Result<(VmUuid, InstanceLock, Map<String, Value>), NodeError> {
         let id = parse_uuid(uuid)?;
         let lock = self.store.lock(&id)?;
-        let stored = self
-            .store
-            .read(&id)?
-            .ok_or_else(|| NodeError::NotFound(uuid.to_owned()))?;
+        let stored = self.read_existing(&id)?;
         Ok((id, lock, stored))
+    }
+
+    fn read_existing(&self, id: &VmUuid) -> Result<Map<String, Value>, NodeError> {
+        self.store
+            .read(id)?
+            .ok_or_else(|| NodeError::NotFound(id.to_string()))
     }
 
     /// The node's configuration.
@@ -482,24 +485,19 @@ impl Node {
         self.update_locked(&id, lock, stored, payload)
     }
 
-    /// Applies an update payload, waiting at most `limit` for the
-    /// instance's lock (the metadata server, which must never wait behind
-    /// a vmadm that waits for the zone's supervisor). `None` when the lock
-    /// stayed busy.
-    pub fn update_within(
+    /// Applies an update payload if the instance's lock is free at once;
+    /// `None` when another process holds it. For the metadata server, which
+    /// must never wait behind a vmadm that waits for the zone's supervisor.
+    pub fn try_update(
         &self,
         uuid: &str,
         payload: Map<String, Value>,
-        limit: std::time::Duration,
     ) -> Result<Option<Updated>, NodeError> {
         let id = parse_uuid(uuid)?;
-        let Some(lock) = self.store.lock_within(&id, limit)? else {
+        let Some(lock) = self.store.try_lock(&id)? else {
             return Ok(None);
         };
-        let stored = self
-            .store
-            .read(&id)?
-            .ok_or_else(|| NodeError::NotFound(uuid.to_owned()))?;
+        let stored = self.read_existing(&id)?;
         self.update_locked(&id, lock, stored, payload).map(Some)
     }
 

@@ -86,30 +86,16 @@ impl Store {
         Ok(InstanceLock { _lock: lock })
     }
 
-    /// Takes the lock on instance `uuid`, waiting at most `limit` for
-    /// another process that holds it; `None` if it is still held.
-    pub fn lock_within(
-        &self,
-        uuid: &VmUuid,
-        limit: std::time::Duration,
-    ) -> Result<Option<InstanceLock>, StoreError> {
-        let deadline = std::time::Instant::now() + limit;
-        loop {
-            let lock =
-                crate::fsutil::lock_file(&self.paths.zone_lock(uuid), false).map_err(|source| {
-                    StoreError::Lock {
-                        uuid: uuid.clone(),
-                        source,
-                    }
-                })?;
-            match lock {
-                Some(l) => return Ok(Some(InstanceLock { _lock: l })),
-                None if std::time::Instant::now() < deadline => {
-                    std::thread::sleep(std::time::Duration::from_millis(20));
+    /// Takes the lock on instance `uuid` if no other process holds it.
+    pub fn try_lock(&self, uuid: &VmUuid) -> Result<Option<InstanceLock>, StoreError> {
+        let lock =
+            crate::fsutil::lock_file(&self.paths.zone_lock(uuid), false).map_err(|source| {
+                StoreError::Lock {
+                    uuid: uuid.clone(),
+                    source,
                 }
-                None => return Ok(None),
-            }
-        }
+            })?;
+        Ok(lock.map(|l| InstanceLock { _lock: l }))
     }
 
     /// Takes the node-wide lock that serialises creates and updates while

@@ -15,10 +15,6 @@ use serde_json::{Map, Value, json};
 
 use crate::instances::Node;
 
-/// How long a write waits for the instance's lock before it fails: not
-/// at all — a vmadm holding it may be waiting for this very supervisor,
-/// whose one thread must stay free for its signals.
-const WRITE_LOCK_WAIT: Duration = Duration::ZERO;
 /// The most a guest may keep in its `customer_metadata` (the stored JSON of
 /// that object): writes past it are refused, so a zone cannot fill the
 /// host's disk through its configuration.
@@ -71,10 +67,9 @@ impl<'a> NodeBackend<'a> {
 
     fn update(&self, payload: Value) -> Result<(), Failure> {
         let payload = payload.as_object().cloned().unwrap_or_default();
-        match self
-            .node
-            .update_within(self.uuid.as_str(), payload, WRITE_LOCK_WAIT)
-        {
+        // Never waiting for the lock: a vmadm holding it may be waiting for
+        // this very supervisor, whose one thread must stay free.
+        match self.node.try_update(self.uuid.as_str(), payload) {
             Ok(Some(_)) => Ok(()),
             Ok(None) => Err(Failure::Failed(
                 "the instance is busy; try again".to_owned(),
