@@ -13,7 +13,12 @@
 //! What one instance needs is computed as data ([`plan`]), then applied
 //! ([`apply`]) through netlink, nft's JSON interface and tc.
 
+pub mod apply;
+pub mod filter;
 pub mod names;
+pub mod netlink;
+pub mod plan;
+pub mod shape;
 pub mod spec;
 
 pub use spec::{InstanceNet, Nic, Protection, Route, RouteVia, Tag, Uplink};

@@ -1,0 +1,1002 @@
+//! Anti-spoofing: SmartOS's link protections of a VNIC as nftables rules
+//! in the bridge family, checked on the host side of the NIC's veth pair
+//! where the zone cannot reach them.
+//!
+//! One table in the host's network namespace holds every NIC's rules:
+//!
+//! ```text
+//! table bridge basalt
+//!   map ports { ifname : verdict }     "z17_net0" : jump z17_net0, ...
+//!   chain prerouting                   hook prerouting, priority -200 (filter),
+//!     iifname vmap @ports              policy accept
+//!   chain z17_net0                     one per filtered NIC, named after its
+//!     ... drop rules                   host port; what passes them returns and
+//!                                      is accepted
+//! ```
+//!
+//! A frame entering a bridge from a NIC's host port is looked up once in
+//! the map and checked in that port's chain; every other frame (from an
+//! uplink, from a port without a chain) meets no rule. A NIC's chain only
+//! drops: the frames it lets through go on to the base chain's policy.
+//!
+//! Changes are one nft transaction ([`batch`]), applied whole or not at
+//! all. Every command in it is idempotent: the table, map and base chain
+//! are (re)declared, a NIC's chain is flushed and refilled (so a live
+//! update never leaves the NIC unfiltered), and a removed port's chain and
+//! map element are first added (a no-op when present) and then deleted, so
+//! removing what is already gone does not fail the transaction and needs
+//! no listing beforehand.
+//!
+//! The rules are built with the `nftables` crate's schema and sent to the
+//! `nft` program's JSON interface ([`Nft`]); nft is run directly rather
+//! than through the crate's helper, which does not capture nft's stderr.
+
+use std::borrow::Cow;
+use std::ffi::OsString;
+use std::io::{self, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::process::{self, ExitStatus, Stdio};
+
+use basalt_model::ids::Mac;
+use basalt_model::ip::Cidr;
+use nftables::expr::{
+    BinaryOperation, Expression, Meta, MetaKey, NamedExpression, Payload, PayloadField, Prefix,
+    SetItem, Verdict,
+};
+use nftables::schema::{Chain, Element, FlushObject, NfCmd, NfListObject, NfObject, Rule, Table};
+use nftables::stmt::{JumpTarget, Match, Operator, Statement, VerdictMap};
+use nftables::types::{NfChainPolicy, NfChainType, NfFamily, NfHook};
+use serde::Serialize;
+
+use crate::spec::Nic;
+
+/// The table every NIC's rules live in (family `bridge`).
+pub const TABLE: &str = "basalt";
+/// The verdict map from a host port's name to a jump to its chain.
+pub const PORTS_MAP: &str = "ports";
+/// The base chain that looks frames up in [`PORTS_MAP`].
+pub const BASE_CHAIN: &str = "prerouting";
+/// The base chain's priority: the bridge family's `filter`.
+pub const PRIORITY: i32 = -200;
+
+/// A statement list of one rule.
+type Stmts = Vec<Statement<'static>>;
+/// One nft expression.
+type Expr = Expression<'static>;
+
+/// The rules of one NIC's chain, in order: each a list of matches ending
+/// in `drop` (or in `return`, which ends the chain early for traffic
+/// known to be good). Pure: the same NIC always gives the same rules.
+///
+/// - `mac` (mac-nospoof): source MAC other than the NIC's dropped.
+/// - `restricted`: ethertypes other than IPv4, IPv6 and ARP dropped;
+///   else, when ARP is checked, VLAN-tagged frames are dropped, as a tag
+///   would hide an ARP packet from the checks.
+/// - `blocked_outgoing_ports` (always): TCP and UDP to those ports dropped.
+/// - `dhcp` (dhcp-nospoof): IPv4 UDP from port 67 and IPv6 UDP from port
+///   547 (DHCP servers) dropped.
+/// - `ip` (ip-nospoof): IPv4 from outside the static addresses (each
+///   alone: the prefix of `ips` is the subnet, not an allowance) and
+///   `allowed_ips` dropped, all IPv4 when those are empty. A DHCP NIC's
+///   leased address is not known on the host, so its IPv4 and ARP
+///   sources are not checked, except that `0.0.0.0` may only send DHCP
+///   requests. IPv6 from outside the static addresses, `allowed_ips`, the
+///   MAC's link-local address and `::` (duplicate address detection)
+///   dropped; with `addrconf`, any address with the MAC's interface
+///   identifier (SLAAC) is let through too.
+/// - ARP whose sender hardware address is not the NIC's (`mac`) or whose
+///   sender address is outside the IPv4 sources or `0.0.0.0` (probes)
+///   (`ip`) dropped, and, when either is checked, ARP not for Ethernet and
+///   IPv4, whose fields would not be where the checks look.
+///
+/// The common frame (IPv4 or IPv6 from the right MAC and address) meets
+/// at most one set lookup per enabled check; rules for the other
+/// protocols fail on their first comparison.
+pub fn nic_rules(nic: &Nic) -> Vec<Stmts> {
+    let p = nic.protection;
+    let arp_mac = p.mac;
+    let arp_ip = ipv4_sources(nic);
+    let checks_arp = arp_mac || arp_ip.is_some();
+    let mut rules = Vec::new();
+    if p.mac {
+        rules.push(drops([ne(field("ether", "saddr"), text(nic.mac))]));
+    }
+    if p.restricted {
+        let types = ["ip", "ip6", "arp"].map(text);
+        rules.push(drops([ne(field("ether", "type"), set(types))]));
+    } else if checks_arp {
+        let tags = ["8021q", "8021ad"].map(text);
+        rules.push(drops([eq(field("ether", "type"), set(tags))]));
+    }
+    if let Some(rule) = blocked_ports_rule(&nic.blocked_outgoing_ports) {
+        rules.push(rule);
+    }
+    if p.dhcp {
+        rules.push(dhcp_server_rule());
+    }
+    if p.ip {
+        rules.extend(ipv4_rules(nic, arp_ip.as_deref()));
+        rules.extend(ipv6_rules(nic));
+    }
+    if checks_arp {
+        rules.extend(arp_rules(nic.mac, arp_mac, arp_ip.as_deref()));
+    }
+    rules
+}
+
+/// TCP and UDP to `ports` dropped; none when there are none.
+fn blocked_ports_rule(ports: &[u16]) -> Option<Stmts> {
+    let mut ports = ports.to_vec();
+    ports.sort_unstable();
+    ports.dedup();
+    if ports.is_empty() {
+        return None;
+    }
+    let numbers = ports.into_iter().map(|p| Expression::Number(p.into()));
+    Some(drops([
+        eq(meta(MetaKey::L4proto), set(["tcp", "udp"].map(text))),
+        eq(field("th", "dport"), set(numbers)),
+    ]))
+}
+
+/// DHCP server replies dropped: IPv4 UDP from 67, IPv6 UDP from 547. The
+/// protocol is the frame's after any VLAN tag.
+fn dhcp_server_rule() -> Stmts {
+    let key = concat([
+        meta(MetaKey::Protocol),
+        meta(MetaKey::L4proto),
+        field("th", "sport"),
+    ]);
+    let servers = [("ip", 67), ("ip6", 547)]
+        .map(|(proto, port)| concat([text(proto), text("udp"), Expression::Number(port)]));
+    drops([eq(key, set(servers))])
+}
+
+/// The IPv4 source check; `sources` as [`ipv4_sources`] gives them.
+fn ipv4_rules(nic: &Nic, sources: Option<&[Cidr]>) -> Vec<Stmts> {
+    let saddr = || field("ip", "saddr");
+    match sources {
+        None if nic.dhcp => {
+            let unspecified = || eq(saddr(), text(Ipv4Addr::UNSPECIFIED));
+            vec![
+                vec![
+                    unspecified(),
+                    eq(field("udp", "sport"), Expression::Number(68)),
+                    eq(field("udp", "dport"), Expression::Number(67)),
+                    Statement::Return(None),
+                ],
+                drops([unspecified()]),
+            ]
+        }
+        None => Vec::new(),
+        Some([]) => vec![drops([eq(meta(MetaKey::Protocol), text("ip"))])],
+        Some(blocks) => vec![drops([ne(saddr(), block_set(blocks))])],
+    }
+}
+
+/// The IPv6 source check, with the SLAAC shortcut under `addrconf`.
+fn ipv6_rules(nic: &Nic) -> Vec<Stmts> {
+    let saddr = || field("ip6", "saddr");
+    let mut rules = Vec::new();
+    if nic.addrconf {
+        let low64 = Ipv6Addr::from(u128::from(u64::MAX));
+        let iid = Ipv6Addr::from(u128::from(interface_id(nic.mac)));
+        let masked = BinaryOperation::AND(saddr(), text(low64));
+        rules.push(vec![
+            eq(Expression::BinaryOperation(Box::new(masked)), text(iid)),
+            Statement::Return(None),
+        ]);
+    }
+    let blocks = ipv6_sources(nic);
+    if !is_everything(&blocks) {
+        rules.push(drops([ne(saddr(), block_set(&blocks))]));
+    }
+    rules
+}
+
+/// The ARP checks: Ethernet/IPv4 only, then the sender's hardware address
+/// (`mac`) and address (`sources` plus `0.0.0.0`).
+fn arp_rules(mac: Mac, check_mac: bool, sources: Option<&[Cidr]>) -> Vec<Stmts> {
+    let format = concat(["htype", "ptype", "hlen", "plen"].map(|f| field("arp", f)));
+    let ethernet_ipv4 = concat([
+        Expression::Number(1),
+        text("ip"),
+        Expression::Number(6),
+        Expression::Number(4),
+    ]);
+    let mut rules = vec![drops([ne(format, set([ethernet_ipv4]))])];
+    if check_mac {
+        rules.push(drops([ne(field("arp", "saddr ether"), text(mac))]));
+    }
+    if let Some(sources) = sources {
+        let probe = Cidr {
+            addr: Ipv4Addr::UNSPECIFIED.into(),
+            prefix: 32,
+        };
+        let blocks = disjoint(sources.iter().copied().chain([probe]));
+        if !is_everything(&blocks) {
+            rules.push(drops([ne(field("arp", "saddr ip"), block_set(&blocks))]));
+        }
+    }
+    rules
+}
+
+/// The IPv4 blocks `nic` may send from when ip-nospoof checks them: each
+/// static address alone and `allowed_ips` as given. `None` when IPv4
+/// sources are not checked (protection off, a DHCP NIC, or every address
+/// allowed); an empty list allows none.
+fn ipv4_sources(nic: &Nic) -> Option<Vec<Cidr>> {
+    if !nic.protection.ip || nic.dhcp {
+        return None;
+    }
+    let blocks = sources(nic, |a| a.is_ipv4());
+    (!is_everything(&blocks)).then_some(blocks)
+}
+
+/// The IPv6 blocks `nic` may send from: each static address alone,
+/// `allowed_ips`, the MAC's link-local address and `::`.
+fn ipv6_sources(nic: &Nic) -> Vec<Cidr> {
+    let extra = [link_local(nic.mac), Ipv6Addr::UNSPECIFIED].map(|a| Cidr {
+        addr: a.into(),
+        prefix: 128,
+    });
+    let mut blocks = sources(nic, |a| a.is_ipv6());
+    blocks.extend(extra);
+    disjoint(blocks)
+}
+
+/// The static addresses (as hosts) and `allowed_ips` of one family.
+fn sources(nic: &Nic, family: impl Fn(&IpAddr) -> bool) -> Vec<Cidr> {
+    let statics = nic.ips.iter().map(|c| Cidr {
+        addr: c.addr,
+        prefix: full_len(c.addr),
+    });
+    let allowed = nic.allowed_ips.iter().copied();
+    disjoint(statics.chain(allowed).filter(|c| family(&c.addr)))
+}
+
+/// The interface identifier SLAAC derives from a MAC (modified EUI-64):
+/// the universal/local bit flipped and `ff:fe` between the halves.
+pub fn interface_id(mac: Mac) -> u64 {
+    let [a, b, c, d, e, f] = mac.0;
+    u64::from_be_bytes([a ^ 0x02, b, c, 0xff, 0xfe, d, e, f])
+}
+
+/// The link-local address a MAC's interface takes: `fe80::/64` and the
+/// MAC's interface identifier.
+pub fn link_local(mac: Mac) -> Ipv6Addr {
+    Ipv6Addr::from((0xfe80u128 << 112) | u128::from(interface_id(mac)))
+}
+
+/// The blocks with host bits cleared, duplicates and blocks inside others
+/// left out (nft refuses overlapping intervals in a set), in address
+/// order.
+fn disjoint(blocks: impl IntoIterator<Item = Cidr>) -> Vec<Cidr> {
+    let mut all: Vec<Cidr> = blocks.into_iter().map(masked).collect();
+    all.sort_by_key(|c| (c.prefix, c.addr));
+    let mut kept: Vec<Cidr> = Vec::new();
+    for block in all {
+        if !kept.iter().any(|k| contains(*k, block)) {
+            kept.push(block);
+        }
+    }
+    kept.sort_by_key(|c| (c.addr, c.prefix));
+    kept
+}
+
+/// Whether one of the (disjoint) blocks is the whole address space.
+fn is_everything(blocks: &[Cidr]) -> bool {
+    blocks.iter().any(|b| b.prefix == 0)
+}
+
+/// The bits of an address, left-aligned in 128, and its length.
+fn bits(addr: IpAddr) -> (u128, u8) {
+    match addr {
+        IpAddr::V4(a) => (u128::from(u32::from(a)) << 96, 32),
+        IpAddr::V6(a) => (u128::from(a), 128),
+    }
+}
+
+fn full_len(addr: IpAddr) -> u8 {
+    bits(addr).1
+}
+
+/// `block` with the bits past its prefix cleared.
+fn masked(block: Cidr) -> Cidr {
+    let (value, len) = bits(block.addr);
+    let prefix = block.prefix.min(len);
+    let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+    let value = value & mask;
+    let addr = match block.addr {
+        // The address sits in the top 32 bits: the cast keeps them.
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::from((value >> 96) as u32)),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::from(value)),
+    };
+    Cidr { addr, prefix }
+}
+
+/// Whether the (masked) block `inner` lies within the (masked) block
+/// `outer`; a block of the other family never does.
+fn contains(outer: Cidr, inner: Cidr) -> bool {
+    outer.addr.is_ipv4() == inner.addr.is_ipv4()
+        && outer.prefix <= inner.prefix
+        && masked(Cidr {
+            addr: inner.addr,
+            prefix: outer.prefix,
+        })
+        .addr
+            == outer.addr
+}
+
+/// An anonymous set of address blocks: hosts as addresses, the rest as
+/// prefixes (nft makes it an interval set).
+fn block_set(blocks: &[Cidr]) -> Expr {
+    set(blocks.iter().map(|b| {
+        if b.prefix == full_len(b.addr) {
+            text(b.addr)
+        } else {
+            Expression::Named(NamedExpression::Prefix(Prefix {
+                addr: Box::new(text(b.addr)),
+                len: b.prefix.into(),
+            }))
+        }
+    }))
+}
+
+fn field(protocol: &'static str, name: &'static str) -> Expr {
+    Expression::Named(NamedExpression::Payload(Payload::PayloadField(
+        PayloadField {
+            protocol: protocol.into(),
+            field: name.into(),
+        },
+    )))
+}
+
+fn meta(key: MetaKey) -> Expr {
+    Expression::Named(NamedExpression::Meta(Meta { key }))
+}
+
+fn text(value: impl ToString) -> Expr {
+    Expression::String(Cow::Owned(value.to_string()))
+}
+
+fn set(items: impl IntoIterator<Item = Expr>) -> Expr {
+    let items = items.into_iter().map(SetItem::Element).collect();
+    Expression::Named(NamedExpression::Set(items))
+}
+
+fn concat(items: impl IntoIterator<Item = Expr>) -> Expr {
+    Expression::Named(NamedExpression::Concat(items.into_iter().collect()))
+}
+
+fn eq(left: Expr, right: Expr) -> Statement<'static> {
+    compare(left, Operator::EQ, right)
+}
+
+fn ne(left: Expr, right: Expr) -> Statement<'static> {
+    compare(left, Operator::NEQ, right)
+}
+
+fn compare(left: Expr, op: Operator, right: Expr) -> Statement<'static> {
+    Statement::Match(Match { left, right, op })
+}
+
+/// A rule that drops what `matches` match.
+fn drops<const N: usize>(matches: [Statement<'static>; N]) -> Stmts {
+    let mut rule = Vec::from(matches);
+    rule.push(Statement::Drop(None));
+    rule
+}
+
+fn chain(name: &str) -> Chain<'static> {
+    Chain {
+        family: NfFamily::Bridge,
+        table: TABLE.into(),
+        name: name.to_owned().into(),
+        ..Chain::default()
+    }
+}
+
+fn add(object: NfListObject<'static>) -> NfObject<'static> {
+    NfObject::CmdObject(NfCmd::Add(object))
+}
+
+fn flush_chain(name: &str) -> NfObject<'static> {
+    NfObject::CmdObject(NfCmd::Flush(FlushObject::Chain(chain(name))))
+}
+
+fn rule(chain: &str, expr: Stmts) -> NfObject<'static> {
+    add(NfListObject::Rule(Rule {
+        family: NfFamily::Bridge,
+        table: TABLE.into(),
+        chain: chain.to_owned().into(),
+        expr: expr.into(),
+        ..Rule::default()
+    }))
+}
+
+/// `port`'s element in [`PORTS_MAP`]: with its jump, or (`jump` false)
+/// the key alone, as a deletion names it.
+fn port_element(port: &str, jump: bool) -> NfListObject<'static> {
+    let key = text(port);
+    let elem = if jump {
+        let target = JumpTarget {
+            target: port.to_owned().into(),
+        };
+        Expression::List(vec![key, Expression::Verdict(Verdict::Jump(target))])
+    } else {
+        key
+    };
+    NfListObject::Element(Element {
+        family: NfFamily::Bridge,
+        table: TABLE.into(),
+        name: PORTS_MAP.into(),
+        elem: vec![elem].into(),
+    })
+}
+
+/// The commands that (re)make `port`'s chain from `nic`: the chain added
+/// (a no-op when present) and flushed, its rules added, and its element
+/// added to [`PORTS_MAP`] (a no-op when present). Needs the table and map
+/// (see [`batch`]).
+pub fn nic_chain(port: &str, nic: &Nic) -> Vec<NfObject<'static>> {
+    let mut objects = vec![add(NfListObject::Chain(chain(port))), flush_chain(port)];
+    objects.extend(nic_rules(nic).into_iter().map(|r| rule(port, r)));
+    objects.push(add(port_element(port, true)));
+    objects
+}
+
+/// The commands that remove `port`'s chain and map element, whether or
+/// not they exist: both are added first (no-ops when present), the chain
+/// flushed, then the element and the chain deleted.
+pub fn remove_port(port: &str) -> Vec<NfObject<'static>> {
+    vec![
+        add(NfListObject::Chain(chain(port))),
+        flush_chain(port),
+        add(port_element(port, true)),
+        NfObject::CmdObject(NfCmd::Delete(port_element(port, false))),
+        NfObject::CmdObject(NfCmd::Delete(NfListObject::Chain(chain(port)))),
+    ]
+}
+
+/// The commands that make sure the table, map and base chain exist, with
+/// the base chain's one rule in place exactly once.
+fn prelude() -> Vec<Command> {
+    let table = Table {
+        family: NfFamily::Bridge,
+        name: TABLE.into(),
+        handle: None,
+    };
+    // The schema crate has no type for a map to verdicts.
+    let map = serde_json::json!({"add": {"map": {
+        "family": "bridge", "table": TABLE, "name": PORTS_MAP,
+        "type": "ifname", "map": "verdict",
+    }}});
+    let base = Chain {
+        _type: Some(NfChainType::Filter),
+        hook: Some(NfHook::Prerouting),
+        prio: Some(PRIORITY),
+        policy: Some(NfChainPolicy::Accept),
+        ..chain(BASE_CHAIN)
+    };
+    let lookup = Statement::VerdictMap(VerdictMap {
+        key: meta(MetaKey::Iifname),
+        data: text(format!("@{PORTS_MAP}")),
+    });
+    vec![
+        Command::Nft(add(NfListObject::Table(table))),
+        Command::Raw(map),
+        Command::Nft(add(NfListObject::Chain(base))),
+        Command::Nft(flush_chain(BASE_CHAIN)),
+        Command::Nft(rule(BASE_CHAIN, vec![lookup])),
+    ]
+}
+
+/// One nft transaction: applied whole or not at all.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Batch {
+    #[serde(rename = "nftables")]
+    commands: Vec<Command>,
+}
+
+/// One command of a [`Batch`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+enum Command {
+    Nft(NfObject<'static>),
+    Raw(serde_json::Value),
+}
+
+impl Batch {
+    /// The transaction as nft's JSON input.
+    pub fn to_json(&self) -> String {
+        // Plain structs, strings and numbers: serialising cannot fail.
+        serde_json::to_string(self).expect("an nft batch serialises to JSON")
+    }
+}
+
+/// One transaction that makes sure the table, map and base chain exist,
+/// removes the chains and map elements of `remove` (those already absent
+/// included), and then (re)makes the chains of `add` from their NICs.
+/// Idempotent: applying it twice gives the same ruleset.
+pub fn batch(add: &[(String, &Nic)], remove: &[String]) -> Batch {
+    let mut commands = prelude();
+    let removals = remove.iter().flat_map(|port| remove_port(port));
+    let additions = add.iter().flat_map(|(port, nic)| nic_chain(port, nic));
+    commands.extend(removals.chain(additions).map(Command::Nft));
+    Batch { commands }
+}
+
+/// The ports with a chain in the table, from the JSON of `nft -j list
+/// chains bridge` (chains of other tables ignored).
+pub fn parse_ports(listing: &str) -> Result<Vec<String>, serde_json::Error> {
+    let doc: serde_json::Value = serde_json::from_str(listing)?;
+    let objects = doc.get("nftables").and_then(|o| o.as_array());
+    let chains = objects.into_iter().flatten().filter_map(|o| o.get("chain"));
+    let ours = chains.filter(|c| c["family"] == "bridge" && c["table"] == TABLE);
+    let names = ours.filter_map(|c| c["name"].as_str());
+    Ok(names
+        .filter(|n| *n != BASE_CHAIN)
+        .map(str::to_owned)
+        .collect())
+}
+
+/// A failure to change or read the anti-spoofing rules.
+#[derive(Debug, thiserror::Error)]
+pub enum FilterError {
+    /// nft could not be started, or its input not written to it.
+    #[error("failed to run `{argv}`")]
+    Spawn {
+        /// The command line.
+        argv: String,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// nft refused (a refused transaction changes nothing).
+    #[error("failed to {action}: `{argv}` failed ({status}): {stderr}")]
+    Nft {
+        /// What was being done.
+        action: &'static str,
+        /// The command line.
+        argv: String,
+        /// How nft exited.
+        status: ExitStatus,
+        /// What nft said.
+        stderr: String,
+    },
+    /// nft's listing was not the JSON expected.
+    #[error("failed to read the chains `{argv}` listed")]
+    Listing {
+        /// The command line.
+        argv: String,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// How nft is started: `nft` from `PATH` by default, or behind a launcher
+/// such as `ip netns exec NS nft` to act in another network namespace.
+#[derive(Debug, Clone)]
+pub struct Nft {
+    argv: Vec<OsString>,
+}
+
+impl Default for Nft {
+    fn default() -> Self {
+        Nft {
+            argv: vec!["nft".into()],
+        }
+    }
+}
+
+impl Nft {
+    /// Runs nft as `argv` (program first), nft's own arguments after it.
+    /// An empty `argv` is plain `nft`.
+    pub fn with_argv<S: Into<OsString>>(argv: impl IntoIterator<Item = S>) -> Nft {
+        let argv: Vec<OsString> = argv.into_iter().map(Into::into).collect();
+        if argv.is_empty() {
+            Nft::default()
+        } else {
+            Nft { argv }
+        }
+    }
+
+    /// Applies `batch` as one transaction.
+    pub fn apply(&self, batch: &Batch) -> Result<(), FilterError> {
+        let json = batch.to_json();
+        let action = "apply the anti-spoofing rules";
+        self.run(&["-j", "-f", "-"], Some(&json), action)
+            .map(|_| ())
+    }
+
+    /// The ports that have a chain (and map element) in the table.
+    pub fn current_ports(&self) -> Result<Vec<String>, FilterError> {
+        let args = ["-j", "list", "chains", "bridge"];
+        let listing = self.run(&args, None, "list the anti-spoofing chains")?;
+        parse_ports(&listing).map_err(|source| FilterError::Listing {
+            argv: self.command_line(&args),
+            source,
+        })
+    }
+
+    /// Removes every port whose name starts with `prefix` (an instance's
+    /// ports: [`crate::names::instance_prefix`]); returns those removed.
+    /// Runs no transaction when there are none.
+    pub fn remove_prefix(&self, prefix: &str) -> Result<Vec<String>, FilterError> {
+        let ports: Vec<String> = self
+            .current_ports()?
+            .into_iter()
+            .filter(|p| p.starts_with(prefix))
+            .collect();
+        if !ports.is_empty() {
+            self.apply(&batch(&[], &ports))?;
+        }
+        Ok(ports)
+    }
+
+    /// Runs nft with `args`, feeding it `input`; its stdout on success.
+    fn run(
+        &self,
+        args: &[&str],
+        input: Option<&str>,
+        action: &'static str,
+    ) -> Result<String, FilterError> {
+        let spawn_error = |source| FilterError::Spawn {
+            argv: self.command_line(args),
+            source,
+        };
+        let mut child = process::Command::new(&self.argv[0])
+            .args(&self.argv[1..])
+            .args(args)
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(spawn_error)?;
+        // nft reads all of its input before it writes anything. A failed
+        // write is reported after nft's own complaint, if it has one.
+        let written = match (input, child.stdin.take()) {
+            (Some(input), Some(mut stdin)) => stdin.write_all(input.as_bytes()),
+            _ => Ok(()),
+        };
+        let output = child.wait_with_output().map_err(spawn_error)?;
+        if !output.status.success() {
+            return Err(FilterError::Nft {
+                action,
+                argv: self.command_line(args),
+                status: output.status,
+                stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+            });
+        }
+        written.map_err(spawn_error)?;
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    fn command_line(&self, args: &[&str]) -> String {
+        let program = self.argv.iter().map(|a| a.to_string_lossy().into_owned());
+        let words: Vec<String> = program
+            .chain(args.iter().map(|a| (*a).to_owned()))
+            .collect();
+        words.join(" ")
+    }
+}
+
+/// Applies `batch` with `nft` from `PATH` ([`Nft::apply`]).
+pub fn apply(batch: &Batch) -> Result<(), FilterError> {
+    Nft::default().apply(batch)
+}
+
+/// Applies [`batch`]`(add, remove)` with `nft` from `PATH`; runs nothing
+/// when both are empty.
+pub fn apply_changes(add: &[(String, &Nic)], remove: &[String]) -> Result<(), FilterError> {
+    if add.is_empty() && remove.is_empty() {
+        return Ok(());
+    }
+    apply(&batch(add, remove))
+}
+
+/// The ports with a chain, with `nft` from `PATH` ([`Nft::current_ports`]).
+pub fn current_ports() -> Result<Vec<String>, FilterError> {
+    Nft::default().current_ports()
+}
+
+/// Removes the ports starting with `prefix`, with `nft` from `PATH`
+/// ([`Nft::remove_prefix`]).
+pub fn remove_prefix(prefix: &str) -> Result<Vec<String>, FilterError> {
+    Nft::default().remove_prefix(prefix)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{Protection, Tag, Uplink};
+    use basalt_model::ip::parse_nic_cidr;
+    use serde_json::Value;
+
+    fn cidrs(list: &[&str]) -> Vec<Cidr> {
+        let parse = |s: &&str| parse_nic_cidr(s).unwrap_or_else(|| panic!("{s}"));
+        list.iter().map(parse).collect()
+    }
+
+    /// A NIC with every protection, one IPv4 and one IPv6 address.
+    fn nic() -> Nic {
+        Nic {
+            interface: "net0".into(),
+            mac: Mac::parse("02:08:20:0a:0b:0c").unwrap(),
+            tag: Tag {
+                name: "admin".into(),
+                uplink: Uplink::Etherstub,
+                mtu: None,
+            },
+            vlan_id: 0,
+            mtu: None,
+            ips: cidrs(&["192.0.2.10/24", "2001:db8::10/64"]),
+            dhcp: false,
+            addrconf: false,
+            gateways: Vec::new(),
+            primary: true,
+            protection: Protection::ALL,
+            allowed_ips: Vec::new(),
+            blocked_outgoing_ports: Vec::new(),
+            maxbw: None,
+        }
+    }
+
+    /// The rules in nft's own notation, near enough to read.
+    fn render(nic: &Nic) -> Vec<String> {
+        let rules = serde_json::to_value(nic_rules(nic)).unwrap();
+        let rule = |r: &Value| {
+            let stmts = r.as_array().unwrap().iter().map(statement);
+            stmts.collect::<Vec<_>>().join(" ")
+        };
+        rules.as_array().unwrap().iter().map(rule).collect()
+    }
+
+    fn statement(v: &Value) -> String {
+        let (kind, body) = v.as_object().unwrap().iter().next().unwrap();
+        match kind.as_str() {
+            "match" => {
+                let (left, op) = (&body["left"], body["op"].as_str().unwrap());
+                let op = if op == "==" && left.get("&").is_none() {
+                    ""
+                } else {
+                    op
+                };
+                [expr(left), op.into(), expr(&body["right"])]
+                    .into_iter()
+                    .filter(|w| !w.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            }
+            "vmap" => format!("{} vmap {}", expr(&body["key"]), expr(&body["data"])),
+            verdict => verdict.to_owned(),
+        }
+    }
+
+    fn expr(v: &Value) -> String {
+        let join = |items: &Value, sep| {
+            let items = items.as_array().unwrap().iter().map(expr);
+            items.collect::<Vec<_>>().join(sep)
+        };
+        let Some((kind, b)) = v.as_object().and_then(|o| o.iter().next()) else {
+            return v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+        };
+        match kind.as_str() {
+            "payload" => format!("{} {}", expr(&b["protocol"]), expr(&b["field"])),
+            "meta" => format!("meta {}", expr(&b["key"])),
+            "set" => format!("{{ {} }}", join(b, ", ")),
+            "concat" => join(b, " . "),
+            "prefix" => format!("{}/{}", expr(&b["addr"]), b["len"]),
+            "&" => join(b, " & "),
+            other => panic!("no notation for {other}"),
+        }
+    }
+
+    const FULL: [&str; 8] = [
+        "ether saddr != 02:08:20:0a:0b:0c drop",
+        "ether type != { ip, ip6, arp } drop",
+        "meta protocol . meta l4proto . th sport { ip . udp . 67, ip6 . udp . 547 } drop",
+        "ip saddr != { 192.0.2.10 } drop",
+        "ip6 saddr != { ::, 2001:db8::10, fe80::8:20ff:fe0a:b0c } drop",
+        "arp htype . arp ptype . arp hlen . arp plen != { 1 . ip . 6 . 4 } drop",
+        "arp saddr ether != 02:08:20:0a:0b:0c drop",
+        "arp saddr ip != { 0.0.0.0, 192.0.2.10 } drop",
+    ];
+
+    fn full_without(gone: &[&str]) -> Vec<String> {
+        let kept = FULL.iter().filter(|r| !gone.contains(r));
+        kept.map(|r| (*r).to_owned()).collect()
+    }
+
+    #[test]
+    fn every_protection_gives_the_full_chain() {
+        assert_eq!(render(&nic()), FULL);
+    }
+
+    #[test]
+    fn each_allow_removes_only_its_own_rules() {
+        let with = |change: fn(&mut Protection)| {
+            let mut nic = nic();
+            change(&mut nic.protection);
+            render(&nic)
+        };
+        let mac = FULL[0];
+        let (dhcp, ip4, ip6, arp_mac, arp_ip) = (FULL[2], FULL[3], FULL[4], FULL[6], FULL[7]);
+        assert_eq!(with(|p| p.mac = false), full_without(&[mac, arp_mac]));
+        assert_eq!(with(|p| p.dhcp = false), full_without(&[dhcp]));
+        assert_eq!(with(|p| p.ip = false), full_without(&[ip4, ip6, arp_ip]));
+        let mut unrestricted = FULL.map(str::to_owned).to_vec();
+        unrestricted[1] = "ether type { 8021q, 8021ad } drop".into();
+        assert_eq!(with(|p| p.restricted = false), unrestricted);
+    }
+
+    #[test]
+    fn without_protections_only_blocked_ports_are_dropped() {
+        let mut nic = nic();
+        nic.protection = Protection {
+            mac: false,
+            ip: false,
+            dhcp: false,
+            restricted: false,
+        };
+        assert!(render(&nic).is_empty());
+        nic.blocked_outgoing_ports = vec![587, 25, 25];
+        let ports = "meta l4proto { tcp, udp } th dport { 25, 587 } drop";
+        assert_eq!(render(&nic), [ports]);
+    }
+
+    #[test]
+    fn static_addresses_count_alone_and_allowed_ips_as_given() {
+        let mut nic = nic();
+        nic.allowed_ips = cidrs(&["198.51.100.7/24", "192.0.2.0/25", "2001:db8:1::/48"]);
+        let rules = render(&nic);
+        // 192.0.2.10 lies in 192.0.2.0/25: nft refuses overlapping intervals.
+        assert!(rules.contains(&"ip saddr != { 192.0.2.0/25, 198.51.100.0/24 } drop".into()));
+        let arp = "arp saddr ip != { 0.0.0.0, 192.0.2.0/25, 198.51.100.0/24 } drop";
+        assert!(rules.contains(&arp.into()), "{rules:#?}");
+        let ip6 = "ip6 saddr != { ::, 2001:db8::10, 2001:db8:1::/48, fe80::8:20ff:fe0a:b0c } drop";
+        assert!(rules.contains(&ip6.into()), "{rules:#?}");
+    }
+
+    #[test]
+    fn without_ipv4_addresses_all_ipv4_is_dropped() {
+        let mut nic = nic();
+        nic.ips = cidrs(&["2001:db8::10/64"]);
+        let rules = render(&nic);
+        assert!(rules.contains(&"meta protocol ip drop".into()));
+        assert!(rules.contains(&"arp saddr ip != { 0.0.0.0 } drop".into()));
+    }
+
+    #[test]
+    fn a_dhcp_nic_keeps_only_the_unspecified_source_for_dhcp_requests() {
+        let mut nic = nic();
+        nic.dhcp = true;
+        let client = "ip saddr 0.0.0.0 udp sport 68 udp dport 67 return";
+        let rest = "ip saddr 0.0.0.0 drop";
+        let mut expected = full_without(&[FULL[3], FULL[7]]);
+        expected.splice(3..3, [client.to_owned(), rest.to_owned()]);
+        assert_eq!(render(&nic), expected);
+    }
+
+    #[test]
+    fn addrconf_lets_through_addresses_with_the_mac_interface_id() {
+        let mut nic = nic();
+        nic.addrconf = true;
+        let slaac = "ip6 saddr & ::ffff:ffff:ffff:ffff == ::8:20ff:fe0a:b0c return";
+        let mut expected = full_without(&[]);
+        expected.insert(4, slaac.to_owned());
+        assert_eq!(render(&nic), expected);
+    }
+
+    #[test]
+    fn interface_ids_are_modified_eui64() {
+        let mac = Mac::parse("00:11:22:33:44:55").unwrap();
+        assert_eq!(interface_id(mac), 0x0211_22ff_fe33_4455);
+        assert_eq!(
+            link_local(mac),
+            "fe80::211:22ff:fe33:4455".parse::<Ipv6Addr>().unwrap()
+        );
+    }
+
+    /// Each command as `verb kind name`.
+    fn outline(batch: &Batch) -> Vec<String> {
+        let doc: Value = serde_json::from_str(&batch.to_json()).unwrap();
+        let command = |c: &Value| {
+            let (verb, object) = c.as_object().unwrap().iter().next().unwrap();
+            let (kind, body) = object.as_object().unwrap().iter().next().unwrap();
+            let name = body.get("name").or(body.get("chain")).unwrap();
+            format!("{verb} {kind} {}", name.as_str().unwrap())
+        };
+        doc["nftables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(command)
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_declares_the_table_then_removes_then_adds() {
+        let mut open = nic();
+        open.protection.mac = false;
+        let adds = [("z17_net0".to_owned(), &open)];
+        let lines = outline(&batch(&adds, &["z9_net0".into()]));
+        let mut expected = vec![
+            "add table basalt",
+            "add map ports",
+            "add chain prerouting",
+            "flush chain prerouting",
+            "add rule prerouting",
+            "add chain z9_net0",
+            "flush chain z9_net0",
+            "add element ports",
+            "delete element ports",
+            "delete chain z9_net0",
+            "add chain z17_net0",
+            "flush chain z17_net0",
+        ];
+        expected.extend(["add rule z17_net0"; 6]);
+        expected.push("add element ports");
+        assert_eq!(lines, expected);
+    }
+
+    #[test]
+    fn the_batch_json_names_the_verdict_map_and_the_jumps() {
+        let nic = nic();
+        let doc: Value =
+            serde_json::from_str(&batch(&[("z17_net0".into(), &nic)], &[]).to_json()).unwrap();
+        let commands = doc["nftables"].as_array().unwrap();
+        let map = &commands[1]["add"]["map"];
+        assert_eq!(
+            (&map["type"], &map["map"]),
+            (&"ifname".into(), &"verdict".into())
+        );
+        let base = &commands[2]["add"]["chain"];
+        assert_eq!(
+            (&base["hook"], &base["prio"], &base["policy"]),
+            (&"prerouting".into(), &Value::from(-200), &"accept".into())
+        );
+        let lookup = &commands[4]["add"]["rule"]["expr"][0];
+        assert_eq!(statement(lookup), "meta iifname vmap @ports");
+        let element = &commands.last().unwrap()["add"]["element"]["elem"][0];
+        let jump = serde_json::json!(["z17_net0", {"jump": {"target": "z17_net0"}}]);
+        assert_eq!(element, &jump);
+    }
+
+    #[test]
+    fn ports_are_the_chains_of_the_table_but_the_base_chain() {
+        let listing = r#"{"nftables": [{"metainfo": {"version": "1.0.6"}},
+          {"chain": {"family": "bridge", "table": "basalt", "name": "prerouting", "hook": "prerouting"}},
+          {"chain": {"family": "bridge", "table": "basalt", "name": "z17_net0", "handle": 33}},
+          {"chain": {"family": "bridge", "table": "other", "name": "z18_net0", "handle": 2}},
+          {"chain": {"family": "bridge", "table": "basalt", "name": "z18_net1", "handle": 34}}]}"#;
+        assert_eq!(parse_ports(listing).unwrap(), ["z17_net0", "z18_net1"]);
+        let empty = r#"{"nftables": [{"metainfo": {"version": "1.0.6"}}]}"#;
+        assert!(parse_ports(empty).unwrap().is_empty());
+        assert!(parse_ports("Error: nope").is_err());
+    }
+
+    #[test]
+    fn nft_failures_name_the_command_and_what_nft_said() {
+        let script = "cat >/dev/null; echo 'Error: Could not process rule' >&2; exit 1";
+        let nft = Nft::with_argv(["sh", "-c", script, "nft"]);
+        let err = nft.apply(&batch(&[], &[])).unwrap_err();
+        let message = err.to_string();
+        assert!(matches!(err, FilterError::Nft { .. }), "{err:?}");
+        assert!(message.starts_with("failed to apply the anti-spoofing rules: `sh -c"));
+        assert!(
+            message
+                .ends_with("nft -j -f -` failed (exit status: 1): Error: Could not process rule")
+        );
+        let missing = Nft::with_argv(["/nonexistent/nft"])
+            .current_ports()
+            .unwrap_err();
+        assert!(matches!(missing, FilterError::Spawn { .. }), "{missing:?}");
+    }
+}
