@@ -1,5 +1,5 @@
-//! The operator commands of basalt: `vmadm`, `imgadm`, `pooladm` and
-//! `sysinfo`. Thin by design:
+//! The operator commands of basalt: `vmadm`, `imgadm`, `pooladm`,
+//! `nictagadm` and `sysinfo`. Thin by design:
 //! each parses its arguments, calls the node crate, renders the result and
 //! maps failures to SmartOS's messages, streams and exit codes. No decision
 //! about instances is made here.
@@ -10,6 +10,7 @@ pub mod basaltd;
 pub mod getopt;
 pub mod imgadm;
 pub mod log;
+pub mod nictagadm;
 pub mod output;
 pub mod pooladm;
 pub mod relay;

@@ -1,4 +1,5 @@
-//! One node: paths, instance store, node configuration, sysinfo.
+//! One node: paths, instance store, node configuration and nic tags,
+//! sysinfo.
 
 #![forbid(unsafe_code)]
 
@@ -7,6 +8,7 @@ pub mod entropy;
 pub mod fsutil;
 pub mod images;
 pub mod instances;
+pub mod nictags;
 pub mod paths;
 pub mod snapshots;
 pub mod storage;

@@ -1,0 +1,5 @@
+//! `nictagadm`: the node's nic tags.
+
+fn main() -> std::process::ExitCode {
+    basalt_cli::nictagadm::main()
+}
