@@ -15,8 +15,14 @@
 #   runc                    the peer of the zone benchmark (crates/cli/benches/zone.rs)
 #   cloud-init              its SmartOS datasource's clients, run against the metadata
 #                           service by a host test (crates/cli/tests/zones.rs)
+#   nftables                nft: the anti-spoofing rules (crates/net)
+#   iproute2                tc: bandwidth caps (crates/net); ip: the network tests'
+#                           own namespaces and fixtures
+#   iperf3                  throughput in the network tests and benchmark
+#   python3                 crafts and captures raw frames in the anti-spoofing tests
 BASALT_APT_PACKAGES=(build-essential pkg-config ca-certificates btrfs-progs e2fsprogs util-linux
-    busybox-static debootstrap debian-archive-keyring gzip tar runc cloud-init)
+    busybox-static debootstrap debian-archive-keyring gzip tar runc cloud-init
+    nftables iproute2 iperf3 python3)
 
 # The checkout this file belongs to.
 # shellcheck disable=SC2034 # used by the scripts that source this file

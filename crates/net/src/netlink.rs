@@ -14,8 +14,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use basalt_model::ids::Mac;
 use basalt_model::ip::Cidr;
 use netlink_packet_core::{
-    NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST, NetlinkMessage,
-    NetlinkPayload,
+    NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST, NetlinkMessage, NetlinkPayload,
 };
 use netlink_packet_route::address::{AddressAttribute, AddressHeaderFlags, AddressMessage};
 use netlink_packet_route::link::{
@@ -148,7 +147,14 @@ impl Netlink {
     ) -> Result<Vec<RouteNetlinkMessage>, NetlinkError> {
         self.seq = self.seq.wrapping_add(1);
         let mut req = NetlinkMessage::from(msg);
-        req.header.flags = NLM_F_REQUEST | flags;
+        // Every request but a dump asks for an acknowledgement: it is what
+        // ends the answer (a lookup's answer is otherwise open-ended).
+        let ack = if flags & NLM_F_DUMP == NLM_F_DUMP {
+            0
+        } else {
+            NLM_F_ACK
+        };
+        req.header.flags = NLM_F_REQUEST | ack | flags;
         req.header.sequence_number = self.seq;
         req.finalize();
         let mut buf = vec![0u8; req.buffer_len()];
@@ -224,17 +230,25 @@ impl Netlink {
         }
     }
 
-    fn new_link(&mut self, msg: LinkMessage, what: &dyn Fn() -> String) -> Result<(), NetlinkError> {
+    fn new_link(
+        &mut self,
+        msg: LinkMessage,
+        what: &dyn Fn() -> String,
+    ) -> Result<(), NetlinkError> {
         self.request(
             RouteNetlinkMessage::NewLink(msg),
-            NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+            NLM_F_CREATE | NLM_F_EXCL,
             what,
         )
         .map(drop)
     }
 
-    fn set_link(&mut self, msg: LinkMessage, what: &dyn Fn() -> String) -> Result<(), NetlinkError> {
-        self.request(RouteNetlinkMessage::SetLink(msg), NLM_F_ACK, what)
+    fn set_link(
+        &mut self,
+        msg: LinkMessage,
+        what: &dyn Fn() -> String,
+    ) -> Result<(), NetlinkError> {
+        self.request(RouteNetlinkMessage::SetLink(msg), 0, what)
             .map(drop)
     }
 
@@ -242,9 +256,10 @@ impl Netlink {
     pub fn add_bridge(&mut self, name: &str, mtu: u32) -> Result<(), NetlinkError> {
         let mut msg = named(name);
         msg.attributes.push(LinkAttribute::Mtu(mtu));
-        msg.attributes.push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(
-            InfoKind::Bridge,
-        )]));
+        msg.attributes
+            .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(
+                InfoKind::Bridge,
+            )]));
         self.new_link(msg, &|| format!("create bridge {name}"))
     }
 
@@ -279,7 +294,8 @@ impl Netlink {
         peer_netns: BorrowedFd<'_>,
     ) -> Result<(), NetlinkError> {
         let mut peer = named(peer_name);
-        peer.attributes.push(LinkAttribute::Address(peer_mac.0.to_vec()));
+        peer.attributes
+            .push(LinkAttribute::Address(peer_mac.0.to_vec()));
         peer.attributes.push(LinkAttribute::Mtu(mtu));
         peer.attributes
             .push(LinkAttribute::NetNsFd(peer_netns.as_raw_fd()));
@@ -316,11 +332,9 @@ impl Netlink {
 
     /// Deletes a link; a link already gone is not an error.
     pub fn delete_link(&mut self, index: u32) -> Result<(), NetlinkError> {
-        match self.request(
-            RouteNetlinkMessage::DelLink(indexed(index)),
-            NLM_F_ACK,
-            &|| format!("delete link {index}"),
-        ) {
+        match self.request(RouteNetlinkMessage::DelLink(indexed(index)), 0, &|| {
+            format!("delete link {index}")
+        }) {
             Err(e) if e.errno() == Some(libc_enodev()) => Ok(()),
             r => r.map(drop),
         }
@@ -349,7 +363,7 @@ impl Netlink {
         let msg = address_message(index, cidr);
         self.request(
             RouteNetlinkMessage::NewAddress(msg),
-            NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+            NLM_F_CREATE | NLM_F_EXCL,
             &|| format!("add address {}/{}", cidr.addr, cidr.prefix),
         )
         .map(drop)
@@ -359,7 +373,7 @@ impl Netlink {
     pub fn delete_address(&mut self, index: u32, cidr: Cidr) -> Result<(), NetlinkError> {
         match self.request(
             RouteNetlinkMessage::DelAddress(address_message(index, cidr)),
-            NLM_F_ACK,
+            0,
             &|| format!("remove address {}/{}", cidr.addr, cidr.prefix),
         ) {
             Err(e) if e.errno() == Some(libc_eaddrnotavail()) => Ok(()),
@@ -378,7 +392,7 @@ impl Netlink {
         let msg = route_message(destination, gateway, index);
         self.request(
             RouteNetlinkMessage::NewRoute(msg),
-            NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+            NLM_F_CREATE | NLM_F_EXCL,
             &|| route_words("add", destination, gateway),
         )
         .map(drop)
@@ -392,7 +406,7 @@ impl Netlink {
         index: Option<u32>,
     ) -> Result<(), NetlinkError> {
         let msg = route_message(destination, gateway, index);
-        match self.request(RouteNetlinkMessage::DelRoute(msg), NLM_F_ACK, &|| {
+        match self.request(RouteNetlinkMessage::DelRoute(msg), 0, &|| {
             route_words("remove", destination, gateway)
         }) {
             Err(e) if e.errno() == Some(libc_esrch()) => Ok(()),
@@ -545,7 +559,8 @@ fn route_message(destination: Cidr, gateway: Option<IpAddr>, index: Option<u32>)
     }
     match (destination.addr, gateway) {
         (IpAddr::V4(_), Some(IpAddr::V6(v6))) => {
-            msg.attributes.push(RouteAttribute::Via(RouteVia::Inet6(v6)));
+            msg.attributes
+                .push(RouteAttribute::Via(RouteVia::Inet6(v6)));
         }
         (_, Some(gw)) => msg
             .attributes

@@ -114,8 +114,7 @@ pub fn bridge_of(nic: &Nic) -> Bridge {
         Uplink::Etherstub => None,
         Uplink::Physical { link } => Some(UplinkPort {
             link: link.clone(),
-            vlan: (nic.vlan_id != 0)
-                .then(|| (nic.vlan_id, names::vlan_link(link, nic.vlan_id))),
+            vlan: (nic.vlan_id != 0).then(|| (nic.vlan_id, names::vlan_link(link, nic.vlan_id))),
         }),
     };
     Bridge {
@@ -279,7 +278,9 @@ fn route_rides_on(route: &ZoneRoute, net: &InstanceNet, remade: &BTreeSet<&str>)
 pub fn contains(net: Cidr, addr: IpAddr) -> bool {
     match (net.addr, addr) {
         (IpAddr::V4(n), IpAddr::V4(a)) => {
-            let mask = u32::MAX.checked_shl(32 - u32::from(net.prefix)).unwrap_or(0);
+            let mask = u32::MAX
+                .checked_shl(32 - u32::from(net.prefix))
+                .unwrap_or(0);
             u32::from(n) & mask == u32::from(a) & mask
         }
         (IpAddr::V6(n), IpAddr::V6(a)) => {

@@ -56,7 +56,9 @@ pub fn cap(port: &str, shaper: &str, mbit: u32) -> Vec<Vec<String>> {
     vec![
         tbf(port, mbit),
         tbf(shaper, mbit),
-        words(&["qdisc", "replace", "dev", port, "handle", "ffff:", "ingress"]),
+        words(&[
+            "qdisc", "replace", "dev", port, "handle", "ffff:", "ingress",
+        ]),
         words(&[
             "filter", "replace", "dev", port, "parent", "ffff:", "protocol", "all", "prio", "1",
             "u32", "match", "u32", "0", "0", "action", "mirred", "egress", "redirect", "dev",

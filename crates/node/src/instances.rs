@@ -407,6 +407,7 @@ impl Node {
             zones::write_guest_file(&root, "etc/hostname", &format!("{name}\n")).map_err(|e| {
                 NodeError::Lifecycle(format!("cannot write the zone's /etc/hostname: {e}"))
             })?;
+            write_resolvers(&root, vm)?;
         }
         vm.insert("zone_state".into(), json!(ZoneState::Installed.as_str()));
         self.store.write(uuid, vm, lock)?;
@@ -466,6 +467,23 @@ impl Node {
             }
         }
         let _ = std::fs::remove_dir(&zonecontrol);
+        Ok(())
+    }
+
+    /// Rewrites a zone's `/etc/resolv.conf` (`maintain_resolvers`).
+    fn write_zone_resolvers(
+        &self,
+        uuid: &VmUuid,
+        vm: &Map<String, Value>,
+    ) -> Result<(), NodeError> {
+        let pool = self.pool()?;
+        let name = format!("{}/{uuid}", pool.name());
+        let dataset = basalt_pool::DatasetName::parse(&name)
+            .map_err(|e| NodeError::Lifecycle(e.to_string()))?;
+        let root = pool.path_of(&dataset).join("root");
+        if root.join("etc").is_dir() {
+            write_resolvers(&root, vm)?;
+        }
         Ok(())
     }
 
@@ -533,6 +551,12 @@ impl Node {
             // Stored first: what cannot be applied live applies at the next
             // boot, and the configuration says what the zone should be.
             self.store.write(id, &updated.vm, &lock)?;
+            if updated.vm.get("maintain_resolvers") == Some(&Value::Bool(true))
+                && (stored.get("resolvers"), stored.get("dns_domain"))
+                    != (updated.vm.get("resolvers"), updated.vm.get("dns_domain"))
+            {
+                self.write_zone_resolvers(id, &updated.vm)?;
+            }
             self.apply_live(id, &stored, &updated.vm).map_err(|e| {
                 NodeError::Lifecycle(format!(
                     "{e} (the configuration is updated; it applies at the next boot)"
@@ -555,6 +579,32 @@ impl Node {
         self.store.remove(&id, &lock)?;
         Ok(())
     }
+}
+
+/// Writes the zone's `/etc/resolv.conf` from `resolvers` (and
+/// `dns_domain` as its search domain), as SmartOS does when it provisions
+/// a zone and, with `maintain_resolvers`, when they change. Nothing is
+/// written for an instance without resolvers.
+fn write_resolvers(root: &Path, vm: &Map<String, Value>) -> Result<(), NodeError> {
+    let resolvers: Vec<&str> = vm
+        .get("resolvers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    if resolvers.is_empty() {
+        return Ok(());
+    }
+    let mut text = String::new();
+    if let Some(domain) = vm.get("dns_domain").and_then(Value::as_str) {
+        text.push_str(&format!("search {domain}\n"));
+    }
+    for r in resolvers {
+        text.push_str(&format!("nameserver {r}\n"));
+    }
+    zones::write_guest_file(root, "etc/resolv.conf", &text)
+        .map_err(|e| NodeError::Lifecycle(format!("cannot write the zone's /etc/resolv.conf: {e}")))
 }
 
 /// The `filesystems[].source` paths of a payload that exist on the host.

@@ -17,11 +17,13 @@
 //!    the new pid namespace, then exits: stage 2 is re-parented to the
 //!    supervisor, a child subreaper, so the supervisor is the parent of the
 //!    zone's init.
-//! 5. The supervisor clones the zone's root as a detached mount, makes it
+//! 5. The supervisor prepares what the zone needs from the host in its
+//!    namespaces (its network links), through a hook of the caller's.
+//! 6. The supervisor clones the zone's root as a detached mount, makes it
 //!    idmapped through the zone's user namespace (image files owned by
 //!    root on disk are the zone's root's), and sends it, the spec and the
 //!    console over the socket.
-//! 6. Stage 2 attaches the root, builds the zone's file system
+//! 7. Stage 2 attaches the root, builds the zone's file system
 //!    ([`crate::mounts`]), pivots into it, sets the hostname, bounds its
 //!    capabilities ([`crate::security`]), installs the seccomp filter and
 //!    execs the init with the
@@ -76,7 +78,14 @@ pub enum BootError {
     /// A stage in the zone failed and said why.
     #[error("zone setup failed: {0}")]
     Stage(String),
+    /// The caller's preparation of the zone's namespaces failed.
+    #[error("{0}")]
+    Prepare(String),
 }
+
+/// The caller's work in a new zone's namespaces before its init runs,
+/// given a pidfd of the zone's PID 1 (`setns` on it enters them).
+pub type Prepare<'a> = &'a mut dyn FnMut(BorrowedFd<'_>) -> Result<(), String>;
 
 fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> BootError {
     let what = what.into();
@@ -94,13 +103,15 @@ pub struct Booted {
 
 /// Boots a zone whose cgroups exist. `exe` is the supervisor's binary
 /// (which runs the stages), `console` the terminal for the init's
-/// standard streams and /dev/console. The caller must be a child subreaper
-/// so that it becomes the init's parent.
+/// standard streams and /dev/console; `prepare` runs once the zone's
+/// namespaces exist and before anything runs in them. The caller must be a
+/// child subreaper so that it becomes the init's parent.
 pub fn boot(
     spec: &ZoneSpec,
     cgroups: &Cgroups,
     exe: &Path,
     console: Option<BorrowedFd<'_>>,
+    prepare: Prepare<'_>,
 ) -> Result<Booted, BootError> {
     let (chan, theirs) = UnixStream::pair().map_err(io_err("make the setup socket"))?;
     chan.set_read_timeout(Some(STEP_TIMEOUT))
@@ -111,7 +122,7 @@ pub fn boot(
         .stdout(Stdio::null())
         .spawn()
         .map_err(io_err(format!("start {}", exe.display())))?;
-    let result = boot_with(spec, cgroups, &chan, stage1.id() as i32, console);
+    let result = boot_with(spec, cgroups, &chan, stage1.id() as i32, console, prepare);
     if result.is_err() {
         // Stage 1 may be waiting for a word that will not come.
         let _ = chan.shutdown(std::net::Shutdown::Both);
@@ -127,6 +138,7 @@ fn boot_with(
     chan: &UnixStream,
     stage1: i32,
     console: Option<BorrowedFd<'_>>,
+    prepare: Prepare<'_>,
 ) -> Result<Booted, BootError> {
     cgroups.attach(&spec.name, stage1 as u32)?;
     send(chan, &format!("unshare {}", spec.root.display()))?;
@@ -147,7 +159,10 @@ fn boot_with(
     )
     .map_err(|e| io_err("open the init's pidfd")(e.into()))?;
     let booted = Booted { pid, pidfd };
-    match hand_over(spec, chan, pid, console) {
+    let ready = prepare(booted.pidfd.as_fd())
+        .map_err(BootError::Prepare)
+        .and_then(|()| hand_over(spec, chan, pid, console));
+    match ready {
         Ok(()) => Ok(booted),
         Err(e) => {
             // The zone's PID 1 dies with every process it had.

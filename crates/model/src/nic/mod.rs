@@ -30,7 +30,7 @@ const BOOL_KEYS: [&str; 6] = [
     "allow_unfiltered_promisc",
     "dhcp_server",
 ];
-const INT_KEYS: [&str; 3] = ["mtu", "vlan_id", "vrrp_vrid"];
+const INT_KEYS: [&str; 4] = ["maxbw", "mtu", "vlan_id", "vrrp_vrid"];
 
 /// A random locally administered unicast MAC, as vmadm generates them.
 pub fn random_mac(entropy: &mut dyn Entropy) -> Mac {

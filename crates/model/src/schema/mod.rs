@@ -131,6 +131,8 @@ pub enum Unit {
     Nanoseconds,
     /// Percent of one CPU.
     PercentCpu,
+    /// Megabits per second.
+    Mbits,
 }
 
 /// One row of a property table.

@@ -34,6 +34,8 @@ pub static NIC_PROPERTIES: &[Property] = &[
         p("mac", PropType::Str(StrCheck::Mac), B::ANY, B::ANY),
         "random",
     ),
+    // basalt's own: the NIC's bandwidth cap in both directions.
+    u(p("maxbw", int(1, 100_000), B::ANY, B::ANY), Unit::Mbits),
     d(p("model", STR, B::HVM, B::HVM), "nic_driver"),
     p("mtu", int(576, 9000), B::ANY, B::ANY),
     p("netmask", STR, B::ANY, B::ANY),

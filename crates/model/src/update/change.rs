@@ -88,6 +88,9 @@ const RECORD_PROPERTIES: &[&str] = &[
     "last_modified",
 ];
 
+/// NIC keys a running zone takes at once: protections, caps and its
+/// addresses and gateways (the zone's own configuration is changed from
+/// the host). A VM's NICs change at its next boot.
 const LIVE_NIC_KEYS: &[&str] = &[
     "allow_dhcp_spoofing",
     "allow_ip_spoofing",
@@ -96,7 +99,12 @@ const LIVE_NIC_KEYS: &[&str] = &[
     "allow_unfiltered_promisc",
     "allowed_ips",
     "allowed_dhcp_cids",
+    "blocked_outgoing_ports",
     "dhcp_server",
+    "gateways",
+    "ips",
+    "maxbw",
+    "primary",
 ];
 
 impl Change {
@@ -114,6 +122,7 @@ impl Change {
         match self {
             Change::Property { key, .. } => property_effect(key, brand),
             Change::Entry { map, .. } => match *map {
+                "routes" if brand.is_os() => Effect::Live,
                 "routes" => Effect::Reboot,
                 _ => Effect::Live,
             },
@@ -122,7 +131,7 @@ impl Change {
                 old: Some(old),
                 new: Some(new),
                 ..
-            } => {
+            } if brand.is_os() => {
                 let changed = |k: &String| old.get(k) != new.get(k);
                 let keys = old.keys().chain(new.keys());
                 if keys
@@ -151,6 +160,11 @@ impl Change {
                     Effect::Reboot
                 }
             }
+            // A zone's NICs are plugged and unplugged live.
+            Change::Element {
+                collection: Collection::Nics,
+                ..
+            } if brand.is_os() => Effect::Live,
             Change::Element { .. } => Effect::Reboot,
         }
     }

@@ -62,7 +62,11 @@ fn a_boot_makes_every_port_filter_address_and_route() {
     let p = plan(None, &net);
     let bridges: Vec<_> = p.bridges.iter().map(|b| b.name.as_str()).collect();
     assert_eq!(bridges, ["admin", "admin.42"]);
-    assert!(p.bridges.iter().all(|b| b.uplink.is_none() && b.mtu == 1500));
+    assert!(
+        p.bridges
+            .iter()
+            .all(|b| b.uplink.is_none() && b.mtu == 1500)
+    );
     let ports: Vec<_> = p
         .add_ports
         .iter()
@@ -70,7 +74,10 @@ fn a_boot_makes_every_port_filter_address_and_route() {
         .collect();
     assert_eq!(
         ports,
-        [("z7_net0", "net0", "admin"), ("z7_net1", "net1", "admin.42")]
+        [
+            ("z7_net0", "net0", "admin"),
+            ("z7_net1", "net1", "admin.42")
+        ]
     );
     assert_eq!(p.filters.len(), 2);
     assert!(p.remove_ports.is_empty() && p.remove_filters.is_empty());
@@ -103,7 +110,11 @@ fn a_boot_makes_every_port_filter_address_and_route() {
                 Some("198.51.100.1".to_string()),
                 None
             ),
-            ("203.0.113.128/32".to_string(), None, Some("net1".to_string())),
+            (
+                "203.0.113.128/32".to_string(),
+                None,
+                Some("net1".to_string())
+            ),
         ]
     );
 }
@@ -129,7 +140,10 @@ fn an_unchanged_instance_needs_nothing() {
 
 #[test]
 fn adding_and_removing_nics_touches_only_them() {
-    let old = instance(vec![nic("net0", 1, &["192.0.2.10/24"]), nic("net1", 2, &[])]);
+    let old = instance(vec![
+        nic("net0", 1, &["192.0.2.10/24"]),
+        nic("net1", 2, &[]),
+    ]);
     let new = instance(vec![
         nic("net0", 1, &["192.0.2.10/24"]),
         nic("net2", 3, &["192.0.2.12/24"]),
@@ -140,7 +154,10 @@ fn adding_and_removing_nics_touches_only_them() {
     assert_eq!(p.add_ports.len(), 1);
     assert_eq!(p.add_ports[0].host, "z7_net2");
     assert_eq!(p.filters.len(), 1);
-    assert_eq!(p.add_addresses, [("net2".to_string(), cidr("192.0.2.12/24"))]);
+    assert_eq!(
+        p.add_addresses,
+        [("net2".to_string(), cidr("192.0.2.12/24"))]
+    );
     assert!(p.remove_addresses.is_empty());
 }
 
@@ -154,8 +171,14 @@ fn changed_protections_and_addresses_apply_in_place() {
     let p = plan(Some(&old), &new);
     assert!(p.add_ports.is_empty() && p.remove_ports.is_empty());
     assert_eq!(p.filters.len(), 1);
-    assert_eq!(p.remove_addresses, [("net0".to_string(), cidr("192.0.2.10/24"))]);
-    assert_eq!(p.add_addresses, [("net0".to_string(), cidr("192.0.2.11/24"))]);
+    assert_eq!(
+        p.remove_addresses,
+        [("net0".to_string(), cidr("192.0.2.10/24"))]
+    );
+    assert_eq!(
+        p.add_addresses,
+        [("net0".to_string(), cidr("192.0.2.11/24"))]
+    );
     assert_eq!(p.shaping[0].maxbw, Some(100));
     // Lifting the cap is a step too.
     let lifted = plan(Some(&new), &old);
@@ -172,7 +195,10 @@ fn a_new_vlan_remakes_the_port_and_its_routes() {
     let new = instance(vec![a]);
     let p = plan(Some(&old), &new);
     assert_eq!(p.remove_ports, ["z7_net0"]);
-    assert!(p.remove_filters.is_empty(), "the chain is rewritten instead");
+    assert!(
+        p.remove_filters.is_empty(),
+        "the chain is rewritten instead"
+    );
     assert_eq!(p.add_ports[0].bridge, "admin.5");
     assert_eq!(p.add_addresses.len(), 1, "the new link needs its address");
     assert_eq!(p.add_routes.len(), 1, "and its default route");
@@ -208,8 +234,20 @@ fn physical_tags_bring_their_link_or_vlan_sub_link() {
 
 #[test]
 fn addresses_and_interface_ids() {
-    assert!(contains(cidr("192.0.2.0/24"), "192.0.2.77".parse().unwrap()));
-    assert!(!contains(cidr("192.0.2.0/24"), "198.51.100.1".parse().unwrap()));
-    assert!(contains(cidr("2001:db8::/64"), "2001:db8::1".parse().unwrap()));
-    assert!(!contains(cidr("2001:db8::/64"), "192.0.2.1".parse().unwrap()));
+    assert!(contains(
+        cidr("192.0.2.0/24"),
+        "192.0.2.77".parse().unwrap()
+    ));
+    assert!(!contains(
+        cidr("192.0.2.0/24"),
+        "198.51.100.1".parse().unwrap()
+    ));
+    assert!(contains(
+        cidr("2001:db8::/64"),
+        "2001:db8::1".parse().unwrap()
+    ));
+    assert!(!contains(
+        cidr("2001:db8::/64"),
+        "192.0.2.1".parse().unwrap()
+    ));
 }

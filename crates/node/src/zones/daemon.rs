@@ -1,14 +1,16 @@
 //! What basaltd does when it starts (SmartOS's autoboot after a host
 //! boot): zones whose supervisors still run are adopted as they are; what a
 //! crash left (a runtime record that says running with its supervisor
-//! gone, an orphaned init, cgroups) is cleaned up; and, once per host boot,
-//! every stopped instance with `autoboot` set is booted.
+//! gone, an orphaned init, cgroups, host links) is cleaned up; and, once
+//! per host boot, every stopped instance with `autoboot` set is booted.
+//! The networks of adopted zones are brought back to their configuration
+//! (bridges, ports, filters and caps made again if something removed them).
 
 use std::fs;
 use std::time::Duration;
 
 use basalt_model::VmUuid;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::runtime::{Phase, boot_id};
 use crate::instances::{Node, NodeError, now_iso};
@@ -46,10 +48,11 @@ impl Node {
             let Ok(id) = uuid.parse::<VmUuid>() else {
                 continue;
             };
-            ids.push((id, vm.get("autoboot") == Some(&Value::Bool(true))));
+            ids.push((id, vm));
         }
-        for (id, autoboot) in ids {
-            match self.recover(&id) {
+        for (id, vm) in ids {
+            let autoboot = vm.get("autoboot") == Some(&Value::Bool(true));
+            match self.recover(&id, &vm) {
                 Ok(Recovered::Running) => {
                     report.adopted.push(id.to_string());
                     continue;
@@ -77,7 +80,7 @@ impl Node {
     }
 
     /// Brings an instance's runtime state back to the truth.
-    fn recover(&self, id: &VmUuid) -> Result<Recovered, NodeError> {
+    fn recover(&self, id: &VmUuid, vm: &Map<String, Value>) -> Result<Recovered, NodeError> {
         let path = self.paths().zone_runtime(id);
         let _lock = self.store().lock(id)?;
         let Some(mut record) = self.last_record(id) else {
@@ -87,6 +90,11 @@ impl Node {
             return Ok(Recovered::Stopped);
         }
         if record.live() {
+            if let Some(init) = record.init.as_ref().and_then(super::lifecycle::pidfd) {
+                let net = self.zone_net(vm)?;
+                super::network::plumb(&net, std::os::fd::AsFd::as_fd(&init))
+                    .map_err(NodeError::Lifecycle)?;
+            }
             return Ok(Recovered::Running);
         }
         // The supervisor is gone while its zone was up. An init that
@@ -102,6 +110,7 @@ impl Node {
                 .remove_when_empty(id.as_str(), Duration::from_secs(5))
                 .map_err(|e| NodeError::Lifecycle(e.to_string()))?;
         }
+        super::network::unplumb_vm(vm);
         let _ = fs::remove_file(self.paths().zone_console(id));
         record.phase = Phase::Stopped;
         record.init = None;

@@ -252,8 +252,9 @@ impl Node {
     }
 
     /// Makes an update's resource changes take effect at once: the
-    /// cgroup limits of a running zone (in an order the kernel accepts)
-    /// and the dataset's quota. The rest applies at the next boot.
+    /// cgroup limits of a running zone (in an order the kernel accepts),
+    /// its NICs and routes, and the dataset's quota. The rest applies at
+    /// the next boot.
     pub(crate) fn apply_live(
         &self,
         id: &VmUuid,
@@ -294,6 +295,18 @@ impl Node {
                     String::from_utf8_lossy(&out.stderr).trim().to_owned(),
                 ));
             }
+        }
+        let networks =
+            |vm: &Map<String, Value>| (vm.get("nics").cloned(), vm.get("routes").cloned());
+        if networks(old) != networks(new)
+            && let Some(init) = self
+                .live_record(id)
+                .filter(|r| r.phase == Phase::Running)
+                .and_then(|r| r.init)
+                .and_then(|i| pidfd(&i))
+        {
+            let (before, after) = (self.zone_net(old)?, self.zone_net(new)?);
+            super::network::replumb(&before, &after, init.as_fd()).map_err(NodeError::Lifecycle)?;
         }
         let quota = |vm: &Map<String, Value>| vm.get("quota").and_then(Value::as_u64).unwrap_or(0);
         if quota(old) != quota(new) {

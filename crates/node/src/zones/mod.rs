@@ -5,6 +5,7 @@
 pub mod daemon;
 mod lifecycle;
 pub mod metadata;
+pub mod network;
 pub mod runtime;
 pub mod spec;
 pub mod supervisor;

@@ -38,9 +38,9 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use serde_json::{Map, Value};
 
-use super::metadata;
 use super::runtime::{Phase, ProcId, Record};
 use super::spec::{brand_of, zone_spec};
+use super::{metadata, network};
 use crate::instances::{Node, now_iso};
 use crate::paths::Paths;
 use crate::store::Store;
@@ -367,13 +367,19 @@ impl Supervisor {
                 )
                 .map_err(|e| e.to_string())?;
         }
+        let net = self.node.zone_net(&self.vm).map_err(|e| e.to_string())?;
         let booted = boot::boot(
             &spec,
             &self.cgroups,
             &self.exe,
             Some(self.console_tty.as_fd()),
+            &mut |pidfd| network::plumb(&net, pidfd),
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| {
+            // Plumbed, then the boot failed: the zone's links must go.
+            network::unplumb(net.index);
+            e.to_string()
+        })?;
         let id = ProcId::of(booted.pid).ok_or("the zone's init vanished at once")?;
         let pid = booted.pid;
         self.init = Some((booted, id));
@@ -569,9 +575,11 @@ impl Supervisor {
         Ok(())
     }
 
-    /// Removes the zone's cgroups once the kernel has ended the processes
-    /// the init left (its pid namespace's end kills them all).
+    /// Removes the zone's host links, filters and caps, and its cgroups
+    /// once the kernel has ended the processes the init left (its pid
+    /// namespace's end kills them all).
     fn teardown(&mut self) {
+        network::unplumb_vm(&self.vm);
         if let Err(e) = self
             .cgroups
             .remove_when_empty(self.uuid.as_str(), Duration::from_secs(5))
