@@ -6,9 +6,9 @@
 //! them.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::Ipv6Addr;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -18,7 +18,10 @@ use basalt_net::filter::{self, Nft, link_local};
 use basalt_net::{Nic, Protection, Tag, Uplink};
 use serde_json::{Value, json};
 
-const FRAMES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/frames.py");
+#[path = "support/frames.rs"]
+mod frames;
+use frames::Helper;
+
 /// The filtered NIC's (zone A's) MAC and addresses.
 const MAC: &str = "02:08:20:0a:0b:0c";
 const IP: &str = "192.0.2.10";
@@ -84,8 +87,9 @@ impl Lab {
         }
         run(&["ip", "-n", br, "link", "set", "br0", "up"]);
         lab.wait_forwarding();
-        lab.sender = Some(Helper::start(&lab.zone_a, "send"));
-        lab.receiver = Some(Helper::start(&lab.zone_b, "recv"));
+        let exec = |ns: &str| ["ip", "netns", "exec", ns].map(str::to_owned).to_vec();
+        lab.sender = Some(Helper::start(&exec(&lab.zone_a), "send", "net0"));
+        lab.receiver = Some(Helper::start(&exec(&lab.zone_b), "recv", "net0"));
         lab
     }
 
@@ -166,57 +170,6 @@ impl Drop for Lab {
         for ns in [&self.bridge, &self.zone_a, &self.zone_b] {
             let _ = Command::new("ip").args(["netns", "del", ns]).status();
         }
-    }
-}
-
-/// `frames.py` serving requests in a zone, killed on drop.
-struct Helper {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-}
-
-impl Helper {
-    fn start(zone: &str, command: &str) -> Helper {
-        let argv = ["netns", "exec", zone, "python3", FRAMES, command, "net0"];
-        let mut child = Command::new("ip")
-            .args(argv)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("failed to start frames.py (is python3 installed?)");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut helper = Helper {
-            child,
-            stdin,
-            stdout,
-        };
-        assert_eq!(
-            helper.answer(),
-            "ready",
-            "frames.py {command} did not start"
-        );
-        helper
-    }
-
-    fn ask(&mut self, request: &str) -> String {
-        writeln!(self.stdin, "{request}").unwrap();
-        self.answer()
-    }
-
-    fn answer(&mut self) -> String {
-        let mut line = String::new();
-        self.stdout.read_line(&mut line).unwrap();
-        assert!(!line.is_empty(), "frames.py exited (its error is above)");
-        line.trim_end().to_owned()
-    }
-}
-
-impl Drop for Helper {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

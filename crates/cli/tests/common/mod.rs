@@ -9,6 +9,7 @@
 pub mod images;
 pub mod imgadm;
 pub mod leftovers;
+pub mod netns;
 pub mod zones;
 
 use std::path::{Path, PathBuf};
@@ -64,6 +65,8 @@ pub fn require_cloud_init() {
 pub struct Root {
     dir: tempfile::TempDir,
     env: Vec<(String, String)>,
+    /// The network namespace every command runs in, when not the host's.
+    netns: Option<String>,
 }
 
 impl Root {
@@ -80,7 +83,15 @@ impl Root {
         Root {
             dir,
             env: Vec::new(),
+            netns: None,
         }
+    }
+
+    /// Runs every later command in the named network namespace (one of
+    /// `ip netns`), so that the node's bridges, ports and rules are the
+    /// test's own.
+    pub fn set_netns(&mut self, name: &str) {
+        self.netns = Some(name.to_owned());
     }
 
     /// Sets an environment variable for every command run in this root.
@@ -99,7 +110,14 @@ impl Root {
 
     /// A command for binary `bin` of this package, against this root.
     pub fn command(&self, bin: &str) -> Command {
-        let mut cmd = Command::new(bin);
+        let mut cmd = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net=/run/netns/{ns}")).arg("--").arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
         cmd.env("BASALT_ROOT", self.path())
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null());

@@ -11,6 +11,9 @@ use super::{Root, Run};
 
 pub struct Zones {
     pub root: Root,
+    /// The network namespace the node runs in, for network tests; it is
+    /// deleted after the instances (fields drop after `Drop::drop`).
+    pub netns: Option<super::netns::Netns>,
     /// The minimal image's uuid, read from the manifest it was built with
     /// (each new version of the image has a new uuid).
     pub image: String,
@@ -31,6 +34,7 @@ impl Zones {
                 .to_owned();
         let z = Zones {
             root: Root::new(test),
+            netns: None,
             image,
         };
         std::fs::write(
@@ -39,6 +43,16 @@ impl Zones {
         )
         .unwrap();
         z.install((manifest, file));
+        z
+    }
+
+    /// A root like [`Zones::new`]'s whose node runs in a network
+    /// namespace of its own.
+    pub fn in_netns(test: &str) -> Zones {
+        let netns = super::netns::Netns::new(test);
+        let mut z = Zones::new(test);
+        z.root.set_netns(&netns.name);
+        z.netns = Some(netns);
         z
     }
 

@@ -1,0 +1,330 @@
+//! Zones on virtual networks: nic tags as bridges, VNICs, VLANs,
+//! anti-spoofing, bandwidth caps and live changes. Every test's node runs
+//! in a network namespace of the test's own, with documentation addresses
+//! only: nothing reaches a link of the host's.
+
+mod common;
+
+use std::time::Duration;
+
+use common::netns::in_zone_net;
+#[path = "../../net/tests/support/frames.rs"]
+mod frames;
+use common::zones::Zones;
+use serde_json::{Value, json};
+
+/// A zone on the `admin` etherstub with `ips`, its other NIC properties
+/// from `nic`.
+fn zone(z: &Zones, alias: &str, nic: Value, extra: Value) -> String {
+    let mut payload = json!({"alias": alias, "nics": [nic]});
+    payload
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    z.create_json(payload)
+}
+
+fn nic(ips: &[&str]) -> Value {
+    json!({"nic_tag": "admin", "ips": ips})
+}
+
+/// The host pid of a running zone's init.
+fn init_pid(z: &Zones, uuid: &str) -> u64 {
+    z.get(uuid)["pid"]
+        .as_u64()
+        .expect("a running zone has a pid")
+}
+
+/// Runs a shell command in the zone; returns whether it succeeded, and
+/// its output.
+fn sh(z: &Zones, uuid: &str, cmd: &str) -> (bool, String) {
+    let r = z.zlogin(uuid, cmd);
+    (r.code == 0, format!("{}{}", r.stdout, r.stderr))
+}
+
+fn ping(z: &Zones, uuid: &str, to: &str) -> bool {
+    let cmd = if to.contains(':') { "ping6" } else { "ping" };
+    sh(z, uuid, &format!("{cmd} -c 1 -W 2 {to}")).0
+}
+
+/// The host links of the test's node whose names start with `prefix`.
+fn host_links(z: &Zones, prefix: &str) -> Vec<String> {
+    let ns = z.netns.as_ref().unwrap();
+    let (ok, out) = ns.exec(&["ip", "-o", "link", "show"]);
+    assert!(ok, "{out}");
+    out.lines()
+        .filter_map(|l| l.split(": ").nth(1))
+        .map(|n| n.split('@').next().unwrap().to_owned())
+        .filter(|n| n.starts_with(prefix))
+        .collect()
+}
+
+fn ruleset(z: &Zones) -> String {
+    let (ok, out) = z.netns.as_ref().unwrap().exec(&["nft", "list", "ruleset"]);
+    assert!(ok, "{out}");
+    out
+}
+
+#[test]
+fn zones_on_an_etherstub_reach_each_other_and_vlans_are_isolated() {
+    let z = Zones::in_netns("net-switch");
+    let mut a_nic = nic(&["192.0.2.10/24", "2001:db8::10/64"]);
+    a_nic["gateways"] = json!(["192.0.2.1"]);
+    let a = zone(
+        &z,
+        "a",
+        a_nic,
+        json!({
+            "resolvers": ["192.0.2.53", "2001:db8::53"],
+            "dns_domain": "example.com",
+            "routes": {"198.51.100.0/24": "192.0.2.254", "203.0.113.7": "nics[0]"}
+        }),
+    );
+    let b = zone(
+        &z,
+        "b",
+        nic(&["192.0.2.11/24", "2001:db8::11/64"]),
+        json!({}),
+    );
+    let mut c_nic = nic(&["192.0.2.12/24"]);
+    c_nic["vlan_id"] = json!(42);
+    let c = zone(&z, "c", c_nic, json!({}));
+
+    assert!(ping(&z, &a, "192.0.2.11"), "a reaches b over IPv4");
+    assert!(ping(&z, &b, "2001:db8::10"), "b reaches a over IPv6");
+    assert!(!ping(&z, &c, "192.0.2.11"), "vlan 42 does not reach vlan 0");
+    assert!(!ping(&z, &a, "192.0.2.12"), "vlan 0 does not reach vlan 42");
+
+    let (_, link) = sh(&z, &a, "ip -o link show net0");
+    let mac = z.get(&a)["nics"][0]["mac"].as_str().unwrap().to_owned();
+    assert!(link.contains(&mac), "net0 has the NIC's MAC: {link}");
+    let (_, routes) = sh(&z, &a, "ip route");
+    assert!(routes.contains("default via 192.0.2.1"), "{routes}");
+    assert!(
+        routes.contains("198.51.100.0/24 via 192.0.2.254"),
+        "{routes}"
+    );
+    assert!(routes.contains("203.0.113.7 dev net0"), "{routes}");
+    let (_, resolv) = sh(&z, &a, "cat /etc/resolv.conf");
+    assert_eq!(
+        resolv,
+        "search example.com\nnameserver 192.0.2.53\nnameserver 2001:db8::53\n"
+    );
+
+    // The switches are bridges named after the tag and VLAN; each zone's
+    // port is on its own.
+    let bridges = host_links(&z, "admin");
+    assert_eq!(bridges, ["admin", "admin.42"]);
+    assert_eq!(host_links(&z, "z").len(), 3, "one host port per NIC");
+
+    // A stopped zone leaves no port or rule behind; the others keep theirs.
+    assert_eq!(z.vmadm(&["stop", &b]).code, 0);
+    assert_eq!(host_links(&z, "z").len(), 2);
+    let rules = ruleset(&z);
+    assert_eq!(rules.matches("chain z").count(), 2, "{rules}");
+    assert_eq!(z.vmadm(&["start", &b]).code, 0);
+    assert!(ping(&z, &a, "192.0.2.11"), "b is back after its boot");
+    for uuid in [&a, &b, &c] {
+        assert_eq!(z.vmadm(&["delete", uuid]).code, 0);
+    }
+    assert!(host_links(&z, "z").is_empty());
+    assert!(!ruleset(&z).contains("chain z"));
+    let (_, qdiscs) = z.netns.as_ref().unwrap().exec(&["tc", "qdisc", "show"]);
+    assert!(!qdiscs.contains("tbf"), "{qdiscs}");
+}
+
+#[test]
+fn nics_are_added_changed_and_removed_in_a_running_zone() {
+    let z = Zones::in_netns("net-live");
+    let a = zone(&z, "a", nic(&["192.0.2.20/24"]), json!({}));
+    let b = zone(&z, "b", nic(&["192.0.2.21/24"]), json!({}));
+    assert!(ping(&z, &a, "192.0.2.21"));
+
+    let add = json!({"add_nics": [{"nic_tag": "admin", "ips": ["198.51.100.20/24"]}]});
+    assert_eq!(z.vmadm_stdin(&["update", &a], &add.to_string()).code, 0);
+    let add = json!({"add_nics": [{"nic_tag": "admin", "ips": ["198.51.100.21/24"]}]});
+    assert_eq!(z.vmadm_stdin(&["update", &b], &add.to_string()).code, 0);
+    assert!(
+        sh(&z, &a, "ip -o addr show net1")
+            .1
+            .contains("198.51.100.20/24")
+    );
+    assert!(
+        ping(&z, &a, "198.51.100.21"),
+        "the added NICs carry traffic"
+    );
+
+    // A new address replaces the old one live.
+    let mac = z.get(&a)["nics"][1]["mac"].as_str().unwrap().to_owned();
+    let upd = json!({"update_nics": [{"mac": mac, "ips": ["198.51.100.30/24"]}]});
+    assert_eq!(z.vmadm_stdin(&["update", &a], &upd.to_string()).code, 0);
+    let (_, addrs) = sh(&z, &a, "ip -o addr show net1");
+    assert!(
+        addrs.contains("198.51.100.30/24") && !addrs.contains(".20/"),
+        "{addrs}"
+    );
+    assert!(ping(&z, &b, "198.51.100.30"));
+
+    let remove = json!({"remove_nics": [mac]});
+    assert_eq!(z.vmadm_stdin(&["update", &a], &remove.to_string()).code, 0);
+    assert!(
+        !sh(&z, &a, "ip link show net1").0,
+        "net1 is gone from the zone"
+    );
+    assert_eq!(host_links(&z, "z").len(), 3, "and its host port with it");
+    assert!(ping(&z, &a, "192.0.2.21"), "net0 is untouched");
+}
+
+/// Sends TCP from `from` to `to` for two seconds (`reverse`: `to` sends);
+/// returns the receiver's rate in Mbit/s.
+fn iperf(z: &Zones, from: &str, to: &str, to_ip: &str, reverse: bool) -> f64 {
+    let server = in_zone_net(init_pid(z, to), &["iperf3", "-s", "-1", "-p", "5201"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("iperf3 runs");
+    let mut server = Reaped(server);
+    let mut args = vec![
+        "iperf3", "-c", to_ip, "-p", "5201", "-t", "3", "-O", "1", "-J",
+    ];
+    if reverse {
+        args.push("-R");
+    }
+    // The server needs a moment to listen.
+    let mut out = None;
+    for _ in 0..50 {
+        let o = in_zone_net(init_pid(z, from), &args).output().unwrap();
+        if o.status.success() {
+            out = Some(o);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = out.expect("iperf3 connects");
+    let _ = server.0.wait();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    report["end"]["sum_received"]["bits_per_second"]
+        .as_f64()
+        .unwrap()
+        / 1e6
+}
+
+/// A child killed and reaped when dropped.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_bandwidth_cap_holds_both_ways_and_lifts_live() {
+    common::require(&["iperf3"]);
+    let z = Zones::in_netns("net-maxbw");
+    let mut capped = nic(&["192.0.2.30/24"]);
+    capped["maxbw"] = json!(10);
+    let a = zone(&z, "a", capped, json!({}));
+    let b = zone(&z, "b", nic(&["192.0.2.31/24"]), json!({}));
+    let sent = iperf(&z, &a, &b, "192.0.2.31", false);
+    assert!((9.0..=11.0).contains(&sent), "a sends at {sent} Mbit/s");
+    let received = iperf(&z, &a, &b, "192.0.2.31", true);
+    assert!(
+        (9.0..=11.0).contains(&received),
+        "a receives at {received} Mbit/s"
+    );
+
+    let mac = z.get(&a)["nics"][0]["mac"].as_str().unwrap().to_owned();
+    let lift = json!({"update_nics": [{"mac": mac, "maxbw": null}]});
+    assert_eq!(z.vmadm_stdin(&["update", &a], &lift.to_string()).code, 0);
+    assert!(z.get(&a)["nics"][0].get("maxbw").is_none());
+    let free = iperf(&z, &a, &b, "192.0.2.31", false);
+    assert!(free > 100.0, "uncapped, a sends at {free} Mbit/s");
+    assert!(host_links(&z, "z").iter().all(|l| !l.ends_with('i')));
+}
+
+/// Frames sent from zone A's `net0`; the markers zone B's `net0` saw of
+/// them (a closing frame of A's own proves the round is over).
+fn exchange(
+    sender: &mut frames::Helper,
+    receiver: &mut frames::Helper,
+    round: u32,
+    frames: &[Value],
+) -> Vec<String> {
+    let prefix = format!("r{round}.");
+    let mut all = frames.to_vec();
+    all.push(frames[0].clone());
+    all.last_mut().unwrap()["marker"] = json!("end");
+    for f in &mut all {
+        f["marker"] = json!(format!("{prefix}{}", f["marker"].as_str().unwrap()));
+    }
+    assert_eq!(sender.ask(&Value::from(all).to_string()), "sent");
+    let seen: Vec<String> = serde_json::from_str(&receiver.ask(&format!("{prefix}end 3"))).unwrap();
+    let mut ours: Vec<String> = seen
+        .iter()
+        .filter_map(|m| m.strip_prefix(&prefix))
+        .filter(|m| *m != "end")
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        seen.iter().filter(|m| m.ends_with("end")).count(),
+        1,
+        "{seen:?}"
+    );
+    ours.sort();
+    ours
+}
+
+#[test]
+fn spoofed_frames_from_a_zone_are_dropped_unless_its_nic_allows_them() {
+    common::require(&["python3"]);
+    let z = Zones::in_netns("net-spoof");
+    let a = zone(&z, "a", nic(&["192.0.2.40/24"]), json!({}));
+    let b = zone(&z, "b", nic(&["192.0.2.41/24"]), json!({}));
+    let mac = z.get(&a)["nics"][0]["mac"].as_str().unwrap().to_owned();
+    let enter = |uuid: &str| {
+        [
+            "nsenter".to_owned(),
+            format!("--net=/proc/{}/ns/net", init_pid(&z, uuid)),
+            "--".to_owned(),
+        ]
+        .to_vec()
+    };
+    let mut sender = frames::Helper::start(&enter(&a), "send", "net0");
+    let mut receiver = frames::Helper::start(&enter(&b), "recv", "net0");
+    let ip = |marker: &str, src: &str, saddr: &str, sport: u16| {
+        json!({"marker": marker, "kind": "ipv4", "src": src, "saddr": saddr,
+               "daddr": "192.0.2.41", "proto": "udp", "sport": sport, "dport": 68})
+    };
+    let probes = [
+        ip("own", &mac, "192.0.2.40", 4000),
+        ip("other-mac", "02:00:5e:00:00:99", "192.0.2.40", 4000),
+        ip("other-ip", &mac, "192.0.2.99", 4000),
+        json!({"marker": "arp-spoof", "kind": "arp", "src": mac, "sha": mac,
+               "spa": "192.0.2.99", "tpa": "192.0.2.41"}),
+        ip("dhcp-reply", &mac, "192.0.2.40", 67),
+        json!({"marker": "restricted", "kind": "raw", "src": mac, "ethertype": 0x88b5}),
+    ];
+    assert_eq!(exchange(&mut sender, &mut receiver, 1, &probes), ["own"]);
+
+    let allow = |on: bool| {
+        json!({"update_nics": [{"mac": mac, "allow_mac_spoofing": on, "allow_ip_spoofing": on,
+               "allow_dhcp_spoofing": on, "allow_restricted_traffic": on}]})
+        .to_string()
+    };
+    assert_eq!(z.vmadm_stdin(&["update", &a], &allow(true)).code, 0);
+    assert_eq!(
+        exchange(&mut sender, &mut receiver, 2, &probes),
+        [
+            "arp-spoof",
+            "dhcp-reply",
+            "other-ip",
+            "other-mac",
+            "own",
+            "restricted"
+        ]
+    );
+    assert_eq!(z.vmadm_stdin(&["update", &a], &allow(false)).code, 0);
+    assert_eq!(exchange(&mut sender, &mut receiver, 3, &probes), ["own"]);
+}
