@@ -906,7 +906,7 @@ fn cloud_init_client(kind: &str, path: &Path) -> Value {
 #[test]
 fn cloud_inits_smartos_clients_read_the_zone_over_its_socket_and_a_pty() {
     common::require_cloud_init();
-    let z = Zones::new("zone-cloud-init");
+    let z = Zones::in_netns("zone-cloud-init");
     let key =
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJhc2FsdCBjbG91ZC1pbml0IHRlc3Qga2V5 test@basalt";
     let uuid = z.create(&format!(
