@@ -328,3 +328,58 @@ fn spoofed_frames_from_a_zone_are_dropped_unless_its_nic_allows_them() {
     assert_eq!(z.vmadm_stdin(&["update", &a], &allow(false)).code, 0);
     assert_eq!(exchange(&mut sender, &mut receiver, 3, &probes), ["own"]);
 }
+
+#[test]
+fn basaltd_brings_the_networks_back_after_damage_and_a_host_reboot() {
+    let z = Zones::in_netns("net-basaltd");
+    let ns = z.netns.as_ref().unwrap();
+    let a = zone(&z, "a", nic(&["192.0.2.50/24"]), json!({}));
+    let b = zone(&z, "b", nic(&["192.0.2.51/24"]), json!({}));
+    assert!(ping(&z, &a, "192.0.2.51"));
+
+    // The switch and the filters gone from under running zones.
+    assert!(ns.exec(&["ip", "link", "del", "admin"]).0);
+    assert!(ns.exec(&["nft", "delete", "table", "bridge", "basalt"]).0);
+    assert!(!ping(&z, &a, "192.0.2.51"));
+    let (mut d, ready) = z.basaltd();
+    assert_eq!(
+        ready,
+        "basaltd: ready (2 adopted, 0 cleaned, 0 booted, 0 failed)\n"
+    );
+    d.kill().unwrap();
+    d.wait().unwrap();
+    assert!(
+        ping(&z, &a, "192.0.2.51"),
+        "the adopted zones are switched again"
+    );
+    assert!(ruleset(&z).contains("chain z"), "and filtered again");
+
+    // A simulated host reboot: supervisors, zones, links and rules gone.
+    for uuid in [&a, &b] {
+        let pid = init_pid(&z, uuid);
+        let record: Value = serde_json::from_str(
+            &std::fs::read_to_string(z.path().join(format!("var/basalt/run/{uuid}.json"))).unwrap(),
+        )
+        .unwrap();
+        for p in [record["supervisor"]["pid"].as_u64().unwrap(), pid] {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(p as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+    std::fs::remove_dir_all(z.path().join("run")).unwrap();
+    assert!(ns.exec(&["ip", "link", "del", "admin"]).0);
+    let (mut d, ready) = z.basaltd();
+    assert_eq!(
+        ready,
+        "basaltd: ready (0 adopted, 2 cleaned, 2 booted, 0 failed)\n"
+    );
+    d.kill().unwrap();
+    d.wait().unwrap();
+    assert!(
+        ping(&z, &b, "192.0.2.50"),
+        "the booted zones have their networks"
+    );
+    assert_eq!(host_links(&z, "z").len(), 2, "and nothing of the old boot");
+}

@@ -508,23 +508,6 @@ fn escape_attempts_fail() {
     assert!(opts.contains("nosuid") && opts.contains("nodev"), "{opts}");
 }
 
-/// basaltd, started in the root; returns it and its ready line.
-fn basaltd(z: &Zones) -> (std::process::Child, String) {
-    use std::io::BufRead;
-    let mut child = z
-        .root
-        .command(env!("CARGO_BIN_EXE_basaltd"))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    (child, line)
-}
-
 fn sigkill(pid: u64) {
     let _ = nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid as i32),
@@ -541,7 +524,7 @@ fn basaltd_adopts_running_zones_and_autoboots_after_a_host_reboot() {
     let a_pid = z.get(&a)["pid"].clone();
 
     // First start: a runs and is adopted; b stays stopped (no autoboot).
-    let (mut d, ready) = basaltd(&z);
+    let (mut d, ready) = z.basaltd();
     assert_eq!(
         ready,
         "basaltd: ready (1 adopted, 0 cleaned, 0 booted, 0 failed)\n"
@@ -549,7 +532,7 @@ fn basaltd_adopts_running_zones_and_autoboots_after_a_host_reboot() {
     // Killed and restarted: the zone is untouched, adopted again.
     d.kill().unwrap();
     d.wait().unwrap();
-    let (mut d, ready) = basaltd(&z);
+    let (mut d, ready) = z.basaltd();
     assert_eq!(
         ready,
         "basaltd: ready (1 adopted, 0 cleaned, 0 booted, 0 failed)\n"
@@ -572,7 +555,7 @@ fn basaltd_adopts_running_zones_and_autoboots_after_a_host_reboot() {
         z.state(&a)
     );
 
-    let (mut d, ready) = basaltd(&z);
+    let (mut d, ready) = z.basaltd();
     assert_eq!(
         ready,
         "basaltd: ready (0 adopted, 1 cleaned, 1 booted, 0 failed)\n"

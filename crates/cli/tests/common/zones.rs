@@ -118,6 +118,23 @@ impl Zones {
     pub fn path(&self) -> &Path {
         self.root.path()
     }
+
+    /// basaltd, started in the root; returns it and its ready line.
+    pub fn basaltd(&self) -> (std::process::Child, String) {
+        use std::io::BufRead;
+        let mut child = self
+            .root
+            .command(env!("CARGO_BIN_EXE_basaltd"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        (child, line)
+    }
 }
 
 impl Drop for Zones {
