@@ -173,6 +173,14 @@ fn nics_are_added_changed_and_removed_in_a_running_zone() {
     );
     assert_eq!(host_links(&z, "z").len(), 3, "and its host port with it");
     assert!(ping(&z, &a, "192.0.2.21"), "net0 is untouched");
+
+    // A reboot re-plumbs the zone from its configuration.
+    assert_eq!(z.vmadm(&["reboot", &a]).code, 0);
+    assert!(
+        ping(&z, &a, "192.0.2.21"),
+        "a is switched again after its reboot"
+    );
+    assert_eq!(host_links(&z, "z").len(), 3);
 }
 
 /// Sends TCP from `from` to `to` for two seconds (`reverse`: `to` sends);

@@ -1,0 +1,284 @@
+use super::*;
+use crate::spec::{Protection, Tag, Uplink};
+use basalt_model::ip::parse_nic_cidr;
+use serde_json::Value;
+
+fn cidrs(list: &[&str]) -> Vec<Cidr> {
+    let parse = |s: &&str| parse_nic_cidr(s).unwrap_or_else(|| panic!("{s}"));
+    list.iter().map(parse).collect()
+}
+
+/// A NIC with every protection, one IPv4 and one IPv6 address.
+fn nic() -> Nic {
+    Nic {
+        interface: "net0".into(),
+        mac: Mac::parse("02:08:20:0a:0b:0c").unwrap(),
+        tag: Tag {
+            name: "admin".into(),
+            uplink: Uplink::Etherstub,
+            mtu: None,
+        },
+        vlan_id: 0,
+        mtu: None,
+        ips: cidrs(&["192.0.2.10/24", "2001:db8::10/64"]),
+        dhcp: false,
+        addrconf: false,
+        gateways: Vec::new(),
+        primary: true,
+        protection: Protection::ALL,
+        allowed_ips: Vec::new(),
+        blocked_outgoing_ports: Vec::new(),
+        maxbw: None,
+    }
+}
+
+/// The rules in nft's own notation, near enough to read.
+fn render(nic: &Nic) -> Vec<String> {
+    let rules = serde_json::to_value(nic_rules(nic)).unwrap();
+    let rule = |r: &Value| {
+        let stmts = r.as_array().unwrap().iter().map(statement);
+        stmts.collect::<Vec<_>>().join(" ")
+    };
+    rules.as_array().unwrap().iter().map(rule).collect()
+}
+
+fn statement(v: &Value) -> String {
+    let (kind, body) = v.as_object().unwrap().iter().next().unwrap();
+    match kind.as_str() {
+        "match" => {
+            let (left, op) = (&body["left"], body["op"].as_str().unwrap());
+            let op = if op == "==" && left.get("&").is_none() {
+                ""
+            } else {
+                op
+            };
+            [expr(left), op.into(), expr(&body["right"])]
+                .into_iter()
+                .filter(|w| !w.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
+        }
+        "vmap" => format!("{} vmap {}", expr(&body["key"]), expr(&body["data"])),
+        verdict => verdict.to_owned(),
+    }
+}
+
+fn expr(v: &Value) -> String {
+    let join = |items: &Value, sep| {
+        let items = items.as_array().unwrap().iter().map(expr);
+        items.collect::<Vec<_>>().join(sep)
+    };
+    let Some((kind, b)) = v.as_object().and_then(|o| o.iter().next()) else {
+        return v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+    };
+    match kind.as_str() {
+        "payload" => format!("{} {}", expr(&b["protocol"]), expr(&b["field"])),
+        "meta" => format!("meta {}", expr(&b["key"])),
+        "set" => format!("{{ {} }}", join(b, ", ")),
+        "concat" => join(b, " . "),
+        "prefix" => format!("{}/{}", expr(&b["addr"]), b["len"]),
+        "&" => join(b, " & "),
+        other => panic!("no notation for {other}"),
+    }
+}
+
+const FULL: [&str; 8] = [
+    "ether saddr != 02:08:20:0a:0b:0c drop",
+    "ether type != { ip, ip6, arp } drop",
+    "meta protocol . meta l4proto . th sport { ip . udp . 67, ip6 . udp . 547 } drop",
+    "ip saddr != { 192.0.2.10 } drop",
+    "ip6 saddr != { ::, 2001:db8::10, fe80::8:20ff:fe0a:b0c } drop",
+    "arp htype . arp ptype . arp hlen . arp plen != { 1 . ip . 6 . 4 } drop",
+    "arp saddr ether != 02:08:20:0a:0b:0c drop",
+    "arp saddr ip != { 0.0.0.0, 192.0.2.10 } drop",
+];
+
+fn full_without(gone: &[&str]) -> Vec<String> {
+    let kept = FULL.iter().filter(|r| !gone.contains(r));
+    kept.map(|r| (*r).to_owned()).collect()
+}
+
+#[test]
+fn every_protection_gives_the_full_chain() {
+    assert_eq!(render(&nic()), FULL);
+}
+
+#[test]
+fn each_allow_removes_only_its_own_rules() {
+    let with = |change: fn(&mut Protection)| {
+        let mut nic = nic();
+        change(&mut nic.protection);
+        render(&nic)
+    };
+    let mac = FULL[0];
+    let (dhcp, ip4, ip6, arp_mac, arp_ip) = (FULL[2], FULL[3], FULL[4], FULL[6], FULL[7]);
+    assert_eq!(with(|p| p.mac = false), full_without(&[mac, arp_mac]));
+    assert_eq!(with(|p| p.dhcp = false), full_without(&[dhcp]));
+    assert_eq!(with(|p| p.ip = false), full_without(&[ip4, ip6, arp_ip]));
+    let mut unrestricted = FULL.map(str::to_owned).to_vec();
+    unrestricted[1] = "ether type { 8021q, 8021ad } drop".into();
+    assert_eq!(with(|p| p.restricted = false), unrestricted);
+}
+
+#[test]
+fn without_protections_only_blocked_ports_are_dropped() {
+    let mut nic = nic();
+    nic.protection = Protection {
+        mac: false,
+        ip: false,
+        dhcp: false,
+        restricted: false,
+    };
+    assert!(render(&nic).is_empty());
+    nic.blocked_outgoing_ports = vec![587, 25, 25];
+    let ports = "meta l4proto { tcp, udp } th dport { 25, 587 } drop";
+    assert_eq!(render(&nic), [ports]);
+}
+
+#[test]
+fn static_addresses_count_alone_and_allowed_ips_as_given() {
+    let mut nic = nic();
+    nic.allowed_ips = cidrs(&["198.51.100.7/24", "192.0.2.0/25", "2001:db8:1::/48"]);
+    let rules = render(&nic);
+    // 192.0.2.10 lies in 192.0.2.0/25: nft refuses overlapping intervals.
+    assert!(rules.contains(&"ip saddr != { 192.0.2.0/25, 198.51.100.0/24 } drop".into()));
+    let arp = "arp saddr ip != { 0.0.0.0, 192.0.2.0/25, 198.51.100.0/24 } drop";
+    assert!(rules.contains(&arp.into()), "{rules:#?}");
+    let ip6 = "ip6 saddr != { ::, 2001:db8::10, 2001:db8:1::/48, fe80::8:20ff:fe0a:b0c } drop";
+    assert!(rules.contains(&ip6.into()), "{rules:#?}");
+}
+
+#[test]
+fn without_ipv4_addresses_all_ipv4_is_dropped() {
+    let mut nic = nic();
+    nic.ips = cidrs(&["2001:db8::10/64"]);
+    let rules = render(&nic);
+    assert!(rules.contains(&"meta protocol ip drop".into()));
+    assert!(rules.contains(&"arp saddr ip != { 0.0.0.0 } drop".into()));
+}
+
+#[test]
+fn a_dhcp_nic_keeps_only_the_unspecified_source_for_dhcp_requests() {
+    let mut nic = nic();
+    nic.dhcp = true;
+    let client = "ip saddr 0.0.0.0 udp sport 68 udp dport 67 return";
+    let rest = "ip saddr 0.0.0.0 drop";
+    let mut expected = full_without(&[FULL[3], FULL[7]]);
+    expected.splice(3..3, [client.to_owned(), rest.to_owned()]);
+    assert_eq!(render(&nic), expected);
+}
+
+#[test]
+fn addrconf_lets_through_addresses_with_the_mac_interface_id() {
+    let mut nic = nic();
+    nic.addrconf = true;
+    let slaac = "ip6 saddr & ::ffff:ffff:ffff:ffff == ::8:20ff:fe0a:b0c return";
+    let mut expected = full_without(&[]);
+    expected.insert(4, slaac.to_owned());
+    assert_eq!(render(&nic), expected);
+}
+
+#[test]
+fn interface_ids_are_modified_eui64() {
+    let mac = Mac::parse("00:11:22:33:44:55").unwrap();
+    assert_eq!(interface_id(mac), 0x0211_22ff_fe33_4455);
+    assert_eq!(
+        link_local(mac),
+        "fe80::211:22ff:fe33:4455".parse::<Ipv6Addr>().unwrap()
+    );
+}
+
+/// Each command as `verb kind name`.
+fn outline(batch: &Batch) -> Vec<String> {
+    let doc: Value = serde_json::from_str(&batch.to_json()).unwrap();
+    let command = |c: &Value| {
+        let (verb, object) = c.as_object().unwrap().iter().next().unwrap();
+        let (kind, body) = object.as_object().unwrap().iter().next().unwrap();
+        let name = body.get("name").or(body.get("chain")).unwrap();
+        format!("{verb} {kind} {}", name.as_str().unwrap())
+    };
+    doc["nftables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(command)
+        .collect()
+}
+
+#[test]
+fn a_batch_declares_the_table_then_removes_then_adds() {
+    let mut open = nic();
+    open.protection.mac = false;
+    let adds = [("z17_net0".to_owned(), &open)];
+    let lines = outline(&batch(&adds, &["z9_net0".into()]));
+    let mut expected = vec![
+        "add table basalt",
+        "add map ports",
+        "add chain prerouting",
+        "flush chain prerouting",
+        "add rule prerouting",
+        "add chain z9_net0",
+        "flush chain z9_net0",
+        "add element ports",
+        "delete element ports",
+        "delete chain z9_net0",
+        "add chain z17_net0",
+        "flush chain z17_net0",
+    ];
+    expected.extend(["add rule z17_net0"; 6]);
+    expected.push("add element ports");
+    assert_eq!(lines, expected);
+}
+
+#[test]
+fn the_batch_json_names_the_verdict_map_and_the_jumps() {
+    let nic = nic();
+    let doc: Value =
+        serde_json::from_str(&batch(&[("z17_net0".into(), &nic)], &[]).to_json()).unwrap();
+    let commands = doc["nftables"].as_array().unwrap();
+    let map = &commands[1]["add"]["map"];
+    assert_eq!(
+        (&map["type"], &map["map"]),
+        (&"ifname".into(), &"verdict".into())
+    );
+    let base = &commands[2]["add"]["chain"];
+    assert_eq!(
+        (&base["hook"], &base["prio"], &base["policy"]),
+        (&"prerouting".into(), &Value::from(-200), &"accept".into())
+    );
+    let lookup = &commands[4]["add"]["rule"]["expr"][0];
+    assert_eq!(statement(lookup), "meta iifname vmap @ports");
+    let element = &commands.last().unwrap()["add"]["element"]["elem"][0];
+    let jump = serde_json::json!(["z17_net0", {"jump": {"target": "z17_net0"}}]);
+    assert_eq!(element, &jump);
+}
+
+#[test]
+fn ports_are_the_chains_of_the_table_but_the_base_chain() {
+    let listing = r#"{"nftables": [{"metainfo": {"version": "1.0.6"}},
+      {"chain": {"family": "bridge", "table": "basalt", "name": "prerouting", "hook": "prerouting"}},
+      {"chain": {"family": "bridge", "table": "basalt", "name": "z17_net0", "handle": 33}},
+      {"chain": {"family": "bridge", "table": "other", "name": "z18_net0", "handle": 2}},
+      {"chain": {"family": "bridge", "table": "basalt", "name": "z18_net1", "handle": 34}}]}"#;
+    assert_eq!(parse_ports(listing).unwrap(), ["z17_net0", "z18_net1"]);
+    let empty = r#"{"nftables": [{"metainfo": {"version": "1.0.6"}}]}"#;
+    assert!(parse_ports(empty).unwrap().is_empty());
+    assert!(parse_ports("Error: nope").is_err());
+}
+
+#[test]
+fn nft_failures_name_the_command_and_what_nft_said() {
+    let script = "cat >/dev/null; echo 'Error: Could not process rule' >&2; exit 1";
+    let nft = Nft::with_argv(["sh", "-c", script, "nft"]);
+    let err = nft.apply(&batch(&[], &[])).unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, FilterError::Nft { .. }), "{err:?}");
+    assert!(message.starts_with("failed to apply the anti-spoofing rules: `sh -c"));
+    assert!(
+        message.ends_with("nft -j -f -` failed (exit status: 1): Error: Could not process rule")
+    );
+    let missing = Nft::with_argv(["/nonexistent/nft"])
+        .current_ports()
+        .unwrap_err();
+    assert!(matches!(missing, FilterError::Spawn { .. }), "{missing:?}");
+}
