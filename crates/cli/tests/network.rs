@@ -243,6 +243,7 @@ fn a_bandwidth_cap_holds_both_ways_and_lifts_live() {
         "a receives at {received} Mbit/s"
     );
 
+    assert_eq!(z.get(&a)["nics"][0]["maxbw"], 10);
     let mac = z.get(&a)["nics"][0]["mac"].as_str().unwrap().to_owned();
     let lift = json!({"update_nics": [{"mac": mac, "maxbw": null}]});
     assert_eq!(z.vmadm_stdin(&["update", &a], &lift.to_string()).code, 0);

@@ -166,12 +166,13 @@ fn nic_tag_and_hvm_model_are_required() {
 fn scalars_are_coerced() {
     let n = &add(
         Brand::Joyent,
-        json!([{"nic_tag": "a", "vlan_id": "0", "mtu": "1500",
+        json!([{"nic_tag": "a", "vlan_id": "0", "mtu": "1500", "maxbw": "10",
         "allow_ip_spoofing": "true", "allowed_ips": "192.0.2.9,192.0.2.10"}]),
     )
     .unwrap()[0];
     assert!(!n.contains_key("vlan_id"), "vlan 0 is not printed");
     assert_eq!(n["mtu"], 1500);
+    assert_eq!(n["maxbw"], 10);
     assert_eq!(n["allow_ip_spoofing"], true);
     assert_eq!(n["allowed_ips"], json!(["192.0.2.9", "192.0.2.10"]));
 }
