@@ -80,20 +80,31 @@ fn zones_on_an_etherstub_reach_each_other_and_vlans_are_isolated() {
             "routes": {"198.51.100.0/24": "192.0.2.254", "203.0.113.7": "nics[0]"}
         }),
     );
-    let b = zone(
-        &z,
-        "b",
-        nic(&["192.0.2.11/24", "2001:db8::11/64"]),
-        json!({}),
-    );
-    let mut c_nic = nic(&["192.0.2.12/24"]);
-    c_nic["vlan_id"] = json!(42);
-    let c = zone(&z, "c", c_nic, json!({}));
+    let mut b_nic = nic(&["192.0.2.11/24", "2001:db8::11/64"]);
+    b_nic["maxbw"] = json!(1000);
+    let b = zone(&z, "b", b_nic, json!({}));
+    let vlan42 = |ip: &str| {
+        let mut n = nic(&[ip]);
+        n["vlan_id"] = json!(42);
+        n
+    };
+    let c = zone(&z, "c", vlan42("192.0.2.12/24"), json!({}));
+    let d = zone(&z, "d", vlan42("192.0.2.13/24"), json!({}));
 
     assert!(ping(&z, &a, "192.0.2.11"), "a reaches b over IPv4");
     assert!(ping(&z, &b, "2001:db8::10"), "b reaches a over IPv6");
+    assert!(ping(&z, &c, "192.0.2.13"), "c reaches d on vlan 42");
     assert!(!ping(&z, &c, "192.0.2.11"), "vlan 42 does not reach vlan 0");
     assert!(!ping(&z, &a, "192.0.2.12"), "vlan 0 does not reach vlan 42");
+
+    // The switch is not the host's network: an address the host puts on
+    // it is not reachable from the zones.
+    let ns = z.netns.as_ref().unwrap();
+    assert!(
+        ns.exec(&["ip", "addr", "add", "192.0.2.1/24", "dev", "admin"])
+            .0
+    );
+    assert!(!ping(&z, &a, "192.0.2.1"), "a zone reaches the host");
 
     let (_, link) = sh(&z, &a, "ip -o link show net0");
     let mac = z.get(&a)["nics"][0]["mac"].as_str().unwrap().to_owned();
@@ -115,28 +126,35 @@ fn zones_on_an_etherstub_reach_each_other_and_vlans_are_isolated() {
     // port is on its own.
     let bridges = host_links(&z, "admin");
     assert_eq!(bridges, ["admin", "admin.42"]);
-    assert_eq!(host_links(&z, "z").len(), 3, "one host port per NIC");
+    // One host port per NIC, and b's shaping device.
+    assert_eq!(host_links(&z, "z").len(), 5);
+    let qdiscs = || ns.exec(&["tc", "qdisc", "show"]).1;
+    assert_eq!(qdiscs().matches("tbf").count(), 2, "{}", qdiscs());
 
-    // A stopped zone leaves no port or rule behind; the others keep theirs.
+    // A stopped zone leaves no port, rule or queue behind; the others keep
+    // theirs.
     assert_eq!(z.vmadm(&["stop", &b]).code, 0);
-    assert_eq!(host_links(&z, "z").len(), 2);
+    assert_eq!(host_links(&z, "z").len(), 3);
+    assert!(!qdiscs().contains("tbf"), "{}", qdiscs());
     let rules = ruleset(&z);
-    assert_eq!(rules.matches("chain z").count(), 2, "{rules}");
+    assert_eq!(rules.matches("chain z").count(), 3, "{rules}");
     assert_eq!(z.vmadm(&["start", &b]).code, 0);
     assert!(ping(&z, &a, "192.0.2.11"), "b is back after its boot");
-    for uuid in [&a, &b, &c] {
+    assert_eq!(qdiscs().matches("tbf").count(), 2, "b's cap is back");
+    for uuid in [&a, &b, &c, &d] {
         assert_eq!(z.vmadm(&["delete", uuid]).code, 0);
     }
     assert!(host_links(&z, "z").is_empty());
     assert!(!ruleset(&z).contains("chain z"));
-    let (_, qdiscs) = z.netns.as_ref().unwrap().exec(&["tc", "qdisc", "show"]);
-    assert!(!qdiscs.contains("tbf"), "{qdiscs}");
+    assert!(!qdiscs().contains("tbf"), "{}", qdiscs());
 }
 
 #[test]
 fn nics_are_added_changed_and_removed_in_a_running_zone() {
     let z = Zones::in_netns("net-live");
-    let a = zone(&z, "a", nic(&["192.0.2.20/24"]), json!({}));
+    let mut a_nic = nic(&["192.0.2.20/24"]);
+    a_nic["gateways"] = json!(["192.0.2.1"]);
+    let a = zone(&z, "a", a_nic, json!({}));
     let b = zone(&z, "b", nic(&["192.0.2.21/24"]), json!({}));
     assert!(ping(&z, &a, "192.0.2.21"));
 
@@ -164,6 +182,14 @@ fn nics_are_added_changed_and_removed_in_a_running_zone() {
         "{addrs}"
     );
     assert!(ping(&z, &b, "198.51.100.30"));
+
+    // So does the primary NIC's, keeping its default route.
+    let primary = z.get(&a)["nics"][0]["mac"].as_str().unwrap().to_owned();
+    let upd = json!({"update_nics": [{"mac": primary, "ips": ["192.0.2.22/24"]}]});
+    assert_eq!(z.vmadm_stdin(&["update", &a], &upd.to_string()).code, 0);
+    let (_, routes) = sh(&z, &a, "ip route");
+    assert!(routes.contains("default via 192.0.2.1"), "{routes}");
+    assert!(ping(&z, &b, "192.0.2.22"));
 
     let remove = json!({"remove_nics": [mac]});
     assert_eq!(z.vmadm_stdin(&["update", &a], &remove.to_string()).code, 0);

@@ -32,6 +32,18 @@ pub enum ApplyError {
     /// The plan adds zone links but no zone namespace was given.
     #[error("the plan needs the zone's network namespace")]
     NoZone,
+    /// A setting of a host link could not be written.
+    #[error("failed to write {path}: {source}")]
+    Sysctl {
+        /// The file under /proc/sys.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A nic tag's switch is named like a host link that is no bridge.
+    #[error("{0} is a link of the host's, not a bridge: rename the nic tag")]
+    NotABridge(String),
 }
 
 fn errno_is(e: &NetlinkError, errno: nix::errno::Errno) -> bool {
@@ -60,18 +72,20 @@ pub fn apply(plan: &Plan, zone_netns: Option<BorrowedFd<'_>>) -> Result<(), Appl
     };
     for port in &plan.add_ports {
         let (zone, netns) = zone.as_mut().zip(zone_netns).ok_or(ApplyError::NoZone)?;
-        // A pair that is already whole is kept, so that applying a boot's
-        // plan to a running zone converges instead of cutting it off. A
-        // port left by an earlier boot (its namespace may still be on its
-        // way out) gives way to a new pair.
-        let whole = host.link(&port.host)?.is_some()
-            && zone
-                .link(&port.interface)?
-                .is_some_and(|l| l.mac == Some(port.mac));
-        if !whole {
+        // A pair whose host side exists is kept (a veth's ends live and die
+        // together, so its zone side exists too), so that applying a boot's
+        // plan to a running zone converges instead of cutting it off. The
+        // decision rests on the host's side only: nothing the zone can
+        // change. A port left by an earlier boot is gone with that boot's
+        // namespace or removed by the supervisor's teardown before this.
+        let kept = host
+            .link(&port.host)?
+            .is_some_and(|l| l.kind.as_deref() == Some("veth"));
+        if !kept {
             delete_named(&mut host, &port.host)?;
             delete_named(zone, &port.interface)?;
             host.add_veth(&port.host, &port.interface, port.mac, port.mtu, netns)?;
+            switch_only(&port.host)?;
         }
     }
     let added: Vec<(String, &crate::Nic)> =
@@ -104,13 +118,9 @@ fn apply_in_zone(plan: &Plan, zone: &mut Netlink) -> Result<(), ApplyError> {
         let link = need(zone, &port.interface)?;
         zone.set_up(link.index)?;
     }
-    for route in &plan.remove_routes {
-        let index = match &route.interface {
-            Some(i) => zone.link(i)?.map(|l| l.index),
-            None => None,
-        };
-        zone.delete_route(route.cidr(), route.gateway, index)?;
-    }
+    // Old addresses go before the new ones come: removing a subnet's
+    // first address removes the others of that subnet with it. The routes
+    // that leave with an address are in the plan's routes to add.
     for (interface, cidr) in &plan.remove_addresses {
         if let Some(link) = zone.link(interface)? {
             zone.delete_address(link.index, *cidr)?;
@@ -122,6 +132,13 @@ fn apply_in_zone(plan: &Plan, zone: &mut Netlink) -> Result<(), ApplyError> {
             Err(e) if errno_is(&e, nix::errno::Errno::EEXIST) => {}
             r => r?,
         }
+    }
+    for route in &plan.remove_routes {
+        let index = match &route.interface {
+            Some(i) => zone.link(i)?.map(|l| l.index),
+            None => None,
+        };
+        zone.delete_route(route.cidr(), route.gateway, index)?;
     }
     for route in &plan.add_routes {
         let index = match &route.interface {
@@ -139,13 +156,17 @@ fn apply_in_zone(plan: &Plan, zone: &mut Netlink) -> Result<(), ApplyError> {
 /// Makes a bridge and its uplink if they are missing, and brings both up.
 fn ensure_bridge(host: &mut Netlink, bridge: &Bridge) -> Result<(), ApplyError> {
     let br = match host.link(&bridge.name)? {
-        Some(l) => l,
+        Some(l) if l.kind.as_deref() == Some("bridge") => l,
+        Some(_) => {
+            return Err(ApplyError::NotABridge(bridge.name.clone()));
+        }
         None => {
             match host.add_bridge(&bridge.name, bridge.mtu) {
                 // Another instance's boot made it meanwhile.
                 Err(e) if errno_is(&e, nix::errno::Errno::EEXIST) => {}
                 r => r?,
             }
+            switch_only(&bridge.name)?;
             need(host, &bridge.name)?
         }
     };
@@ -156,7 +177,11 @@ fn ensure_bridge(host: &mut Netlink, bridge: &Bridge) -> Result<(), ApplyError> 
             Some((vlan_id, name)) => match host.link(name)? {
                 Some(l) => l,
                 None => {
-                    host.add_vlan(name, physical.index, *vlan_id)?;
+                    match host.add_vlan(name, physical.index, *vlan_id) {
+                        // Another instance's boot made it meanwhile.
+                        Err(e) if errno_is(&e, nix::errno::Errno::EEXIST) => {}
+                        r => r?,
+                    }
                     host.set_up(physical.index)?;
                     need(host, name)?
                 }
@@ -173,6 +198,19 @@ fn ensure_bridge(host: &mut Netlink, bridge: &Bridge) -> Result<(), ApplyError> 
         host.set_up(br.index)?;
     }
     Ok(())
+}
+
+/// Keeps a host link of the zones' switches off the host's own network:
+/// no IPv6 on it (no link-local address a zone could reach the host on).
+/// IPv4 it never gets; frames a zone sends to the host are dropped by
+/// the filter's `input` chain. A kernel without IPv6 has nothing to turn
+/// off.
+fn switch_only(name: &str) -> Result<(), ApplyError> {
+    let path = format!("/proc/sys/net/ipv6/conf/{name}/disable_ipv6");
+    match std::fs::write(&path, "1") {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        r => r.map_err(|source| ApplyError::Sysctl { path, source }),
+    }
 }
 
 fn delete_named(host: &mut Netlink, name: &str) -> Result<(), ApplyError> {
@@ -211,11 +249,17 @@ fn shape_port(host: &mut Netlink, s: &Shaping) -> Result<(), ApplyError> {
 pub fn teardown(index: u32) -> Result<(), ApplyError> {
     let prefix = names::instance_prefix(index);
     let mut host = Netlink::open()?;
+    // Everything is tried; the first failure is reported.
+    let mut first = None;
     for link in host.links()? {
-        if link.name.starts_with(&prefix) {
-            host.delete_link(link.index)?;
+        if link.name.starts_with(&prefix)
+            && let Err(e) = host.delete_link(link.index)
+        {
+            first.get_or_insert(ApplyError::from(e));
         }
     }
-    filter::remove_prefix(&prefix)?;
-    Ok(())
+    if let Err(e) = filter::remove_prefix(&prefix) {
+        first.get_or_insert(e.into());
+    }
+    first.map_or(Ok(()), Err)
 }

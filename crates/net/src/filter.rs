@@ -7,12 +7,20 @@
 //! ```text
 //! table bridge basalt
 //!   map ports { ifname : verdict }     "z17_net0" : jump z17_net0, ...
+//!   map local { ifname : verdict }     "z17_net0" : jump not_for_host, ...
 //!   chain prerouting                   hook prerouting, priority -200 (filter),
 //!     iifname vmap @ports              policy accept
+//!   chain input                        hook input: frames for the host itself
+//!     iifname vmap @local
+//!   chain not_for_host
+//!     drop
 //!   chain z17_net0                     one per filtered NIC, named after its
 //!     ... drop rules                   host port; what passes them returns and
 //!                                      is accepted
 //! ```
+//!
+//! A zone's switch is not the host's network: what a zone sends to the
+//! bridge's own address (the host) is dropped at `input`.
 //!
 //! A frame entering a bridge from a NIC's host port is looked up once in
 //! the map and checked in that port's chain; every other frame (from an
@@ -56,6 +64,12 @@ pub const TABLE: &str = "basalt";
 pub const PORTS_MAP: &str = "ports";
 /// The base chain that looks frames up in [`PORTS_MAP`].
 pub const BASE_CHAIN: &str = "prerouting";
+/// The map from a port to the verdict on frames it sends to the host.
+pub const LOCAL_MAP: &str = "local";
+/// The chain of frames delivered to the host from a bridge.
+pub const INPUT_CHAIN: &str = "input";
+/// The chain that drops what a zone sends to the host.
+pub const NOT_FOR_HOST: &str = "not_for_host";
 /// The base chain's priority: the bridge family's `filter`.
 pub const PRIORITY: i32 = -200;
 
@@ -177,7 +191,10 @@ fn ipv4_rules(nic: &Nic, sources: Option<&[Cidr]>) -> Vec<Stmts> {
 /// The IPv6 source check, with the SLAAC shortcut under `addrconf`.
 fn ipv6_rules(nic: &Nic) -> Vec<Stmts> {
     let saddr = || field("ip6", "saddr");
-    let mut rules = Vec::new();
+    // Router advertisements and redirects are a router's to send: a zone
+    // that may not spoof addresses may not pose as its network's router.
+    let router = set(["nd-router-advert", "nd-redirect"].map(text));
+    let mut rules = vec![drops([eq(field("icmpv6", "type"), router)])];
     if nic.addrconf {
         let low64 = Ipv6Addr::from(u128::from(u64::MAX));
         let iid = Ipv6Addr::from(u128::from(interface_id(nic.mac)));
@@ -418,19 +435,37 @@ fn rule(chain: &str, expr: Stmts) -> NfObject<'static> {
 /// `port`'s element in [`PORTS_MAP`]: with its jump, or (`jump` false)
 /// the key alone, as a deletion names it.
 fn port_element(port: &str, jump: bool) -> NfListObject<'static> {
+    let target = JumpTarget {
+        target: port.to_owned().into(),
+    };
+    map_element(PORTS_MAP, port, jump.then_some(Verdict::Jump(target)))
+}
+
+fn local_element(port: &str, with_verdict: bool) -> NfListObject<'static> {
+    // nft's JSON takes no plain verdict as a map's data: a jump to a chain
+    // that drops.
+    let target = JumpTarget {
+        target: NOT_FOR_HOST.into(),
+    };
+    map_element(
+        LOCAL_MAP,
+        port,
+        with_verdict.then_some(Verdict::Jump(target)),
+    )
+}
+
+/// An element of one of the table's maps, keyed by a port; with its
+/// verdict to add it, without to delete it.
+fn map_element(map: &str, port: &str, verdict: Option<Verdict<'static>>) -> NfListObject<'static> {
     let key = text(port);
-    let elem = if jump {
-        let target = JumpTarget {
-            target: port.to_owned().into(),
-        };
-        Expression::List(vec![key, Expression::Verdict(Verdict::Jump(target))])
-    } else {
-        key
+    let elem = match verdict {
+        Some(v) => Expression::List(vec![key, Expression::Verdict(v)]),
+        None => key,
     };
     NfListObject::Element(Element {
         family: NfFamily::Bridge,
         table: TABLE.into(),
-        name: PORTS_MAP.into(),
+        name: map.to_owned().into(),
         elem: vec![elem].into(),
     })
 }
@@ -443,6 +478,7 @@ pub fn nic_chain(port: &str, nic: &Nic) -> Vec<NfObject<'static>> {
     let mut objects = vec![add(NfListObject::Chain(chain(port))), flush_chain(port)];
     objects.extend(nic_rules(nic).into_iter().map(|r| rule(port, r)));
     objects.push(add(port_element(port, true)));
+    objects.push(add(local_element(port, true)));
     objects
 }
 
@@ -454,7 +490,9 @@ pub fn remove_port(port: &str) -> Vec<NfObject<'static>> {
         add(NfListObject::Chain(chain(port))),
         flush_chain(port),
         add(port_element(port, true)),
+        add(local_element(port, true)),
         NfObject::CmdObject(NfCmd::Delete(port_element(port, false))),
+        NfObject::CmdObject(NfCmd::Delete(local_element(port, false))),
         NfObject::CmdObject(NfCmd::Delete(NfListObject::Chain(chain(port)))),
     ]
 }
@@ -479,16 +517,36 @@ fn prelude() -> Vec<Command> {
         policy: Some(NfChainPolicy::Accept),
         ..chain(BASE_CHAIN)
     };
-    let lookup = Statement::VerdictMap(VerdictMap {
-        key: meta(MetaKey::Iifname),
-        data: text(format!("@{PORTS_MAP}")),
-    });
+    let local = serde_json::json!({"add": {"map": {
+        "family": "bridge", "table": TABLE, "name": LOCAL_MAP,
+        "type": "ifname", "map": "verdict",
+    }}});
+    let input = Chain {
+        _type: Some(NfChainType::Filter),
+        hook: Some(NfHook::Input),
+        prio: Some(PRIORITY),
+        policy: Some(NfChainPolicy::Accept),
+        ..chain(INPUT_CHAIN)
+    };
+    let lookup = |map: &str| {
+        Statement::VerdictMap(VerdictMap {
+            key: meta(MetaKey::Iifname),
+            data: text(format!("@{map}")),
+        })
+    };
     vec![
         Command::Nft(add(NfListObject::Table(table))),
         Command::Raw(map),
+        Command::Raw(local),
         Command::Nft(add(NfListObject::Chain(base))),
         Command::Nft(flush_chain(BASE_CHAIN)),
-        Command::Nft(rule(BASE_CHAIN, vec![lookup])),
+        Command::Nft(rule(BASE_CHAIN, vec![lookup(PORTS_MAP)])),
+        Command::Nft(add(NfListObject::Chain(chain(NOT_FOR_HOST)))),
+        Command::Nft(flush_chain(NOT_FOR_HOST)),
+        Command::Nft(rule(NOT_FOR_HOST, vec![Statement::Drop(None)])),
+        Command::Nft(add(NfListObject::Chain(input))),
+        Command::Nft(flush_chain(INPUT_CHAIN)),
+        Command::Nft(rule(INPUT_CHAIN, vec![lookup(LOCAL_MAP)])),
     ]
 }
 
@@ -536,7 +594,7 @@ pub fn parse_ports(listing: &str) -> Result<Vec<String>, serde_json::Error> {
     let ours = chains.filter(|c| c["family"] == "bridge" && c["table"] == TABLE);
     let names = ours.filter_map(|c| c["name"].as_str());
     Ok(names
-        .filter(|n| *n != BASE_CHAIN)
+        .filter(|n| ![BASE_CHAIN, INPUT_CHAIN, NOT_FOR_HOST].contains(n))
         .map(str::to_owned)
         .collect())
 }

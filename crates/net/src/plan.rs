@@ -242,12 +242,14 @@ pub fn plan(old: Option<&InstanceNet>, new: &InstanceNet) -> Plan {
         .map(|(i, a)| (i.clone(), cidr(*a)))
         .collect();
 
-    // A route's interface may have been re-made (its routes went with
-    // it), so the routes of re-made interfaces are added again.
+    // A route's interface may have been re-made, or lost an address its
+    // routes relied on (the kernel drops them with it): the routes of
+    // those interfaces are added again.
     let remade: BTreeSet<&str> = plan
         .add_ports
         .iter()
         .map(|p| p.interface.as_str())
+        .chain(plan.remove_addresses.iter().map(|(i, _)| i.as_str()))
         .collect();
     let (old_routes, new_routes) = (zone_routes(old), zone_routes(new));
     plan.remove_routes = old_routes.difference(&new_routes).cloned().collect();

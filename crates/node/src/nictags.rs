@@ -105,6 +105,15 @@ pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_NAME
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !is_port_name(name)
+}
+
+/// Whether `name` looks like an instance's host link (`z<n>_...`), which a
+/// tag's bridge must never be mistaken for.
+fn is_port_name(name: &str) -> bool {
+    name.strip_prefix('z')
+        .and_then(|rest| rest.split_once('_'))
+        .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Reads an MTU as typed: digits, within [`MTU_RANGE`].

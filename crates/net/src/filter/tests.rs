@@ -82,11 +82,12 @@ fn expr(v: &Value) -> String {
     }
 }
 
-const FULL: [&str; 8] = [
+const FULL: [&str; 9] = [
     "ether saddr != 02:08:20:0a:0b:0c drop",
     "ether type != { ip, ip6, arp } drop",
     "meta protocol . meta l4proto . th sport { ip . udp . 67, ip6 . udp . 547 } drop",
     "ip saddr != { 192.0.2.10 } drop",
+    "icmpv6 type { nd-router-advert, nd-redirect } drop",
     "ip6 saddr != { ::, 2001:db8::10, fe80::8:20ff:fe0a:b0c } drop",
     "arp htype . arp ptype . arp hlen . arp plen != { 1 . ip . 6 . 4 } drop",
     "arp saddr ether != 02:08:20:0a:0b:0c drop",
@@ -111,10 +112,14 @@ fn each_allow_removes_only_its_own_rules() {
         render(&nic)
     };
     let mac = FULL[0];
-    let (dhcp, ip4, ip6, arp_mac, arp_ip) = (FULL[2], FULL[3], FULL[4], FULL[6], FULL[7]);
+    let (dhcp, ip4, router, ip6) = (FULL[2], FULL[3], FULL[4], FULL[5]);
+    let (arp_mac, arp_ip) = (FULL[7], FULL[8]);
     assert_eq!(with(|p| p.mac = false), full_without(&[mac, arp_mac]));
     assert_eq!(with(|p| p.dhcp = false), full_without(&[dhcp]));
-    assert_eq!(with(|p| p.ip = false), full_without(&[ip4, ip6, arp_ip]));
+    assert_eq!(
+        with(|p| p.ip = false),
+        full_without(&[ip4, router, ip6, arp_ip])
+    );
     let mut unrestricted = FULL.map(str::to_owned).to_vec();
     unrestricted[1] = "ether type { 8021q, 8021ad } drop".into();
     assert_eq!(with(|p| p.restricted = false), unrestricted);
@@ -163,7 +168,7 @@ fn a_dhcp_nic_keeps_only_the_unspecified_source_for_dhcp_requests() {
     nic.dhcp = true;
     let client = "ip saddr 0.0.0.0 udp sport 68 udp dport 67 return";
     let rest = "ip saddr 0.0.0.0 drop";
-    let mut expected = full_without(&[FULL[3], FULL[7]]);
+    let mut expected = full_without(&[FULL[3], FULL[8]]);
     expected.splice(3..3, [client.to_owned(), rest.to_owned()]);
     assert_eq!(render(&nic), expected);
 }
@@ -174,7 +179,7 @@ fn addrconf_lets_through_addresses_with_the_mac_interface_id() {
     nic.addrconf = true;
     let slaac = "ip6 saddr & ::ffff:ffff:ffff:ffff == ::8:20ff:fe0a:b0c return";
     let mut expected = full_without(&[]);
-    expected.insert(4, slaac.to_owned());
+    expected.insert(5, slaac.to_owned());
     assert_eq!(render(&nic), expected);
 }
 
@@ -214,19 +219,28 @@ fn a_batch_declares_the_table_then_removes_then_adds() {
     let mut expected = vec![
         "add table basalt",
         "add map ports",
+        "add map local",
         "add chain prerouting",
         "flush chain prerouting",
         "add rule prerouting",
+        "add chain not_for_host",
+        "flush chain not_for_host",
+        "add rule not_for_host",
+        "add chain input",
+        "flush chain input",
+        "add rule input",
         "add chain z9_net0",
         "flush chain z9_net0",
         "add element ports",
+        "add element local",
         "delete element ports",
+        "delete element local",
         "delete chain z9_net0",
         "add chain z17_net0",
         "flush chain z17_net0",
     ];
-    expected.extend(["add rule z17_net0"; 6]);
-    expected.push("add element ports");
+    expected.extend(["add rule z17_net0"; 7]);
+    expected.extend(["add element ports", "add element local"]);
     assert_eq!(lines, expected);
 }
 
@@ -241,15 +255,23 @@ fn the_batch_json_names_the_verdict_map_and_the_jumps() {
         (&map["type"], &map["map"]),
         (&"ifname".into(), &"verdict".into())
     );
-    let base = &commands[2]["add"]["chain"];
+    let base = &commands[3]["add"]["chain"];
     assert_eq!(
         (&base["hook"], &base["prio"], &base["policy"]),
         (&"prerouting".into(), &Value::from(-200), &"accept".into())
     );
-    let lookup = &commands[4]["add"]["rule"]["expr"][0];
+    let lookup = &commands[5]["add"]["rule"]["expr"][0];
     assert_eq!(statement(lookup), "meta iifname vmap @ports");
-    let element = &commands.last().unwrap()["add"]["element"]["elem"][0];
+    let input = &commands[9]["add"]["chain"];
+    assert_eq!(input["hook"], "input");
+    let local = &commands[11]["add"]["rule"]["expr"][0];
+    assert_eq!(statement(local), "meta iifname vmap @local");
+    let n = commands.len();
+    let element = &commands[n - 2]["add"]["element"]["elem"][0];
     let jump = serde_json::json!(["z17_net0", {"jump": {"target": "z17_net0"}}]);
+    assert_eq!(element, &jump);
+    let element = &commands[n - 1]["add"]["element"]["elem"][0];
+    let jump = serde_json::json!(["z17_net0", {"jump": {"target": "not_for_host"}}]);
     assert_eq!(element, &jump);
 }
 

@@ -251,3 +251,20 @@ fn addresses_and_interface_ids() {
         "192.0.2.1".parse().unwrap()
     ));
 }
+
+#[test]
+fn a_new_address_on_the_primary_nic_keeps_its_default_route() {
+    let mut a = nic("net0", 1, &["192.0.2.10/24"]);
+    a.primary = true;
+    a.gateways = vec!["192.0.2.1".parse().unwrap()];
+    let old = instance(vec![a.clone()]);
+    a.ips = vec![cidr("192.0.2.11/24")];
+    let p = plan(Some(&old), &instance(vec![a]));
+    assert_eq!(p.remove_addresses.len(), 1);
+    assert_eq!(
+        p.add_routes.len(),
+        1,
+        "the default route is added again after the old address goes"
+    );
+    assert!(p.remove_routes.is_empty());
+}

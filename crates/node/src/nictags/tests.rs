@@ -43,6 +43,8 @@ fn names_follow_smartos_rule() {
     assert!(valid_name("external"));
     assert!(valid_name("stub_0"));
     assert!(valid_name(&"a".repeat(MAX_NAME)));
+    assert!(!valid_name("z1_x"), "named like an instance's host link");
+    assert!(valid_name("zone_a") && valid_name("z_1"));
     assert!(!valid_name(&"a".repeat(MAX_NAME + 1)));
     for bad in ["", "ext.5", "ext-1", "a/1", "tag name"] {
         assert!(!valid_name(bad), "{bad}");

@@ -90,10 +90,15 @@ impl Node {
             return Ok(Recovered::Stopped);
         }
         if record.live() {
+            // Adopted whatever comes of its networks: the zone runs on.
             if let Some(init) = record.init.as_ref().and_then(super::lifecycle::pidfd) {
-                let net = self.zone_net(vm)?;
-                super::network::plumb(&net, std::os::fd::AsFd::as_fd(&init))
-                    .map_err(NodeError::Lifecycle)?;
+                let converged = self.zone_net(vm).and_then(|net| {
+                    super::network::converge(&net, std::os::fd::AsFd::as_fd(&init))
+                        .map_err(NodeError::Lifecycle)
+                });
+                if let Err(e) = converged {
+                    tracing::error!(uuid = %id, error = %e, "cannot bring the zone's networks back");
+                }
             }
             return Ok(Recovered::Running);
         }
@@ -110,7 +115,7 @@ impl Node {
                 .remove_when_empty(id.as_str(), Duration::from_secs(5))
                 .map_err(|e| NodeError::Lifecycle(e.to_string()))?;
         }
-        super::network::unplumb_vm(vm);
+        super::network::unplumb_vm(&[vm]);
         let _ = fs::remove_file(self.paths().zone_console(id));
         record.phase = Phase::Stopped;
         record.init = None;

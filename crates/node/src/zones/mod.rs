@@ -80,10 +80,18 @@ pub fn write_guest_file(root: &std::path::Path, rel: &str, contents: &str) -> st
     let fd = rustix::fs::openat2(
         &dir,
         rel,
-        OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        // Never blocks on a fifo the zone put there; only a regular file
+        // is written (checked before it is truncated).
+        OFlags::WRONLY | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NONBLOCK,
         Mode::from_raw_mode(0o644),
         ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
     )?;
+    if !rustix::fs::FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode).is_file() {
+        return Err(std::io::Error::other(format!(
+            "{rel} is not a regular file"
+        )));
+    }
+    rustix::fs::ftruncate(&fd, 0)?;
     let mut file = std::fs::File::from(fd);
     std::io::Write::write_all(&mut file, contents.as_bytes())
 }

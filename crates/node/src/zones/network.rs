@@ -173,11 +173,7 @@ impl crate::instances::Node {
     /// A zone's networking from its configuration, its nic tags resolved
     /// against the node's configuration and the host's links.
     pub fn zone_net(&self, vm: &Map<String, Value>) -> Result<InstanceNet, NodeError> {
-        let has_nics = vm
-            .get("nics")
-            .and_then(Value::as_array)
-            .is_some_and(|n| !n.is_empty());
-        let links = if has_nics {
+        let links = if has_nics(vm) {
             basalt_net::netlink::Netlink::open()
                 .and_then(|mut nl| nl.links())
                 .map_err(|e| NodeError::Lifecycle(e.to_string()))?
@@ -192,23 +188,27 @@ impl crate::instances::Node {
     }
 }
 
-/// Plumbs the networks of `net` into the zone behind `pidfd`, from
-/// nothing (a boot). On failure what was made is removed.
+/// Plumbs the networks of `net` into a zone being booted (behind
+/// `pidfd`), from nothing. On failure what was made is removed.
 pub fn plumb(net: &InstanceNet, pidfd: BorrowedFd<'_>) -> Result<(), String> {
-    if net.nics.is_empty() {
-        return Ok(());
-    }
-    let result = basalt_net::netlink::netns_of_pidfd(pidfd)
-        .map_err(|e| e.to_string())
-        .and_then(|netns| {
-            let plan = basalt_net::plan::plan(None, net);
-            basalt_net::apply::apply(&plan, Some(std::os::fd::AsFd::as_fd(&netns)))
-                .map_err(|e| format!("cannot plumb the zone's networks: {e}"))
-        });
+    let result = converge(net, pidfd);
     if result.is_err() {
         unplumb(net.index);
     }
     result
+}
+
+/// Brings a zone's networks to `net` whatever it has now: what exists is
+/// kept, what is missing made. Nothing is removed on failure: the zone may
+/// be running on what it has.
+pub fn converge(net: &InstanceNet, pidfd: BorrowedFd<'_>) -> Result<(), String> {
+    if net.nics.is_empty() {
+        return Ok(());
+    }
+    let netns = basalt_net::netlink::netns_of_pidfd(pidfd).map_err(|e| e.to_string())?;
+    let plan = basalt_net::plan::plan(None, net);
+    basalt_net::apply::apply(&plan, Some(std::os::fd::AsFd::as_fd(&netns)))
+        .map_err(|e| format!("cannot plumb the zone's networks: {e}"))
 }
 
 /// Changes a running zone's networks from `old` to `new`.
@@ -222,14 +222,21 @@ pub fn replumb(old: &InstanceNet, new: &InstanceNet, pidfd: BorrowedFd<'_>) -> R
         .map_err(|e| format!("cannot change the zone's networks: {e}"))
 }
 
-/// Removes what a zone with configuration `vm` had on the host's networks
-/// (nothing to do for a zone without NICs).
-pub fn unplumb_vm(vm: &Map<String, Value>) {
-    let has_nics = vm
-        .get("nics")
+/// Whether a configuration has NICs.
+pub fn has_nics(vm: &Map<String, Value>) -> bool {
+    vm.get("nics")
         .and_then(Value::as_array)
-        .is_some_and(|n| !n.is_empty());
-    if let Some(index) = instance_index(vm).filter(|_| has_nics) {
+        .is_some_and(|n| !n.is_empty())
+}
+
+/// Removes what a zone had on the host's networks, given the
+/// configurations it may have had them by (the one it booted with, the
+/// one stored now: NICs may have been added live). Nothing to do for a
+/// zone that had no NICs in either.
+pub fn unplumb_vm(configs: &[&Map<String, Value>]) {
+    if configs.iter().any(|vm| has_nics(vm))
+        && let Some(index) = configs.iter().find_map(|vm| instance_index(vm))
+    {
         unplumb(index);
     }
 }

@@ -579,7 +579,16 @@ impl Supervisor {
     /// once the kernel has ended the processes the init left (its pid
     /// namespace's end kills them all).
     fn teardown(&mut self) {
-        network::unplumb_vm(&self.vm);
+        let stored = Store::new(self.paths.clone())
+            .read(&self.uuid)
+            .ok()
+            .flatten();
+        network::unplumb_vm(
+            &[Some(&self.vm), stored.as_ref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>(),
+        );
         if let Err(e) = self
             .cgroups
             .remove_when_empty(self.uuid.as_str(), Duration::from_secs(5))
