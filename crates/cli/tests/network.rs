@@ -418,3 +418,45 @@ fn basaltd_brings_the_networks_back_after_damage_and_a_host_reboot() {
     );
     assert_eq!(host_links(&z, "z").len(), 2, "and nothing of the old boot");
 }
+
+#[test]
+fn a_tag_on_a_physical_link_bridges_it_and_a_failed_plumbing_fails_cleanly() {
+    let z = Zones::in_netns("net-physical");
+    let ns = z.netns.as_ref().unwrap();
+    // A stand-in for a physical link: one end of a veth pair in the node's
+    // namespace.
+    let mac = "02:00:5e:10:00:01";
+    for argv in [
+        &[
+            "ip", "link", "add", "phys0", "type", "veth", "peer", "name", "phys1",
+        ][..],
+        &["ip", "link", "set", "phys0", "address", mac],
+    ] {
+        let (ok, out) = ns.exec(argv);
+        assert!(ok, "{out}");
+    }
+    let r = z
+        .root
+        .run(env!("CARGO_BIN_EXE_nictagadm"), &["add", "external", mac]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    let on_external =
+        |ip: &str, vlan: u16| json!({"nic_tag": "external", "ips": [ip], "vlan_id": vlan});
+    let a = zone(&z, "a", on_external("192.0.2.60/24", 0), json!({}));
+    let (_, links) = ns.exec(&["ip", "-o", "link", "show", "master", "external"]);
+    assert!(links.contains("phys0") && links.contains("z"), "{links}");
+
+    // This kernel has no 802.1Q: a VLAN on a physical tag cannot be
+    // plumbed. The create fails with the kernel's reason and leaves
+    // nothing behind.
+    let before = z.vmadm(&["list", "-H", "-o", "uuid"]).stdout;
+    let payload = json!({"brand": "joyent-minimal", "image_uuid": z.image,
+        "max_physical_memory": 128, "nics": [on_external("192.0.2.61/24", 5)]});
+    let r = z.vmadm_stdin(&["create"], &payload.to_string());
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("VLAN 5"), "{}", r.stderr);
+    assert_eq!(z.vmadm(&["list", "-H", "-o", "uuid"]).stdout, before);
+    assert_eq!(host_links(&z, "z").len(), 1, "only a's port");
+    assert_eq!(ruleset(&z).matches("chain z").count(), 1);
+    assert_eq!(z.state(&a), "running");
+}

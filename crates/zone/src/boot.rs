@@ -84,8 +84,9 @@ pub enum BootError {
 }
 
 /// The caller's work in a new zone's namespaces before its init runs,
-/// given a pidfd of the zone's PID 1 (`setns` on it enters them).
-pub type Prepare<'a> = &'a mut dyn FnMut(BorrowedFd<'_>) -> Result<(), String>;
+/// given the zone's PID 1: its host pid (which stays its own until the
+/// caller reaps it) and a pidfd (`setns` on it enters the namespaces).
+pub type Prepare<'a> = &'a mut dyn FnMut(i32, BorrowedFd<'_>) -> Result<(), String>;
 
 fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> BootError {
     let what = what.into();
@@ -159,7 +160,7 @@ fn boot_with(
     )
     .map_err(|e| io_err("open the init's pidfd")(e.into()))?;
     let booted = Booted { pid, pidfd };
-    let ready = prepare(booted.pidfd.as_fd())
+    let ready = prepare(pid, booted.pidfd.as_fd())
         .map_err(BootError::Prepare)
         .and_then(|()| hand_over(spec, chan, pid, console));
     match ready {

@@ -45,6 +45,81 @@ use crate::instances::{Node, now_iso};
 use crate::paths::Paths;
 use crate::store::Store;
 
+/// The argument that makes the supervisor's binary plumb a booting zone's
+/// networks (`--zone-net plumb <uuid> <init pid>`) or remove them
+/// (`--zone-net unplumb <index>`).
+pub const NET_ARG: &str = "--zone-net";
+
+/// The supervisor's network work, done by a short-lived process of its own
+/// binary: the supervisor itself never runs the network code (netlink,
+/// nft, tc), so its resident memory stays that of its loop.
+struct NetHelper<'a> {
+    exe: &'a Path,
+    paths: &'a Paths,
+}
+
+impl NetHelper<'_> {
+    fn run(&self, args: &[&str]) -> Result<(), String> {
+        let out = std::process::Command::new(self.exe)
+            .arg(NET_ARG)
+            .args(args)
+            .env(crate::paths::ROOT_ENV, self.paths.root())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", self.exe.display()))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+        }
+    }
+}
+
+/// `zoneadmd --zone-net ...`: what [`NetHelper`] asks, run in the helper
+/// process. Returns its exit status.
+pub fn net_helper_main(paths: Paths, args: &[String]) -> i32 {
+    let result = match args {
+        [verb, uuid, pid] if verb == "plumb" => plumb_booting(paths, uuid, pid),
+        [verb, index] if verb == "unplumb" => index
+            .parse()
+            .map_err(|_| format!("not an index: {index}"))
+            .and_then(|i| basalt_net::apply::teardown(i).map_err(|e| e.to_string())),
+        _ => Err(format!(
+            "usage: zoneadmd {NET_ARG} plumb <uuid> <pid> | unplumb <index>"
+        )),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
+    }
+}
+
+/// Plumbs the networks of zone `uuid` whose init is `pid` — a child of
+/// the supervisor that started this process, not reaped while it waits,
+/// so the pid cannot be another process's.
+fn plumb_booting(paths: Paths, uuid: &str, pid: &str) -> Result<(), String> {
+    let id: VmUuid = uuid.parse().map_err(|_| format!("not a uuid: {uuid}"))?;
+    let pid = pid
+        .parse::<i32>()
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+        .ok_or_else(|| format!("not a pid: {pid}"))?;
+    let node = Node::open(paths).map_err(|e| e.to_string())?;
+    let vm = node
+        .store()
+        .read(&id)
+        .map_err(|e| e.to_string())?
+        .ok_or("the instance's configuration is gone")?;
+    let net = node.zone_net(&vm).map_err(|e| e.to_string())?;
+    let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
+        .map_err(|e| format!("cannot open the zone's init: {e}"))?;
+    network::plumb(&net, pidfd.as_fd())
+}
+
 /// The cgroup under which every zone's group lives.
 pub const CGROUP_PARENT: &str = "basalt";
 /// The cgroup file system's mount point.
@@ -367,17 +442,29 @@ impl Supervisor {
                 )
                 .map_err(|e| e.to_string())?;
         }
-        let net = self.node.zone_net(&self.vm).map_err(|e| e.to_string())?;
+        let networked = network::has_nics(&self.vm);
+        let helper = NetHelper {
+            exe: &self.exe,
+            paths: &self.paths,
+        };
         let booted = boot::boot(
             &spec,
             &self.cgroups,
             &self.exe,
             Some(self.console_tty.as_fd()),
-            &mut |pidfd| network::plumb(&net, pidfd),
+            &mut |pid, _| {
+                if networked {
+                    helper.run(&["plumb", self.uuid.as_str(), &pid.to_string()])
+                } else {
+                    Ok(())
+                }
+            },
         )
         .map_err(|e| {
             // Plumbed, then the boot failed: the zone's links must go.
-            network::unplumb(net.index);
+            if networked {
+                self.unplumb();
+            }
             e.to_string()
         })?;
         let id = ProcId::of(booted.pid).ok_or("the zone's init vanished at once")?;
@@ -579,21 +666,33 @@ impl Supervisor {
     /// once the kernel has ended the processes the init left (its pid
     /// namespace's end kills them all).
     fn teardown(&mut self) {
+        // NICs may have been added live: the stored configuration says so
+        // when the one the zone booted with does not.
         let stored = Store::new(self.paths.clone())
             .read(&self.uuid)
             .ok()
             .flatten();
-        network::unplumb_vm(
-            &[Some(&self.vm), stored.as_ref()]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>(),
-        );
+        if network::has_nics(&self.vm) || stored.as_ref().is_some_and(network::has_nics) {
+            self.unplumb();
+        }
         if let Err(e) = self
             .cgroups
             .remove_when_empty(self.uuid.as_str(), Duration::from_secs(5))
         {
             tracing::error!(error = %e, "the zone's cgroups did not empty");
+        }
+    }
+
+    /// Removes the zone's host links, filters and caps.
+    fn unplumb(&self) {
+        if let Some(index) = network::instance_index(&self.vm) {
+            let helper = NetHelper {
+                exe: &self.exe,
+                paths: &self.paths,
+            };
+            if let Err(e) = helper.run(&["unplumb", &index.to_string()]) {
+                tracing::error!(error = %e, "cannot remove the zone's network links");
+            }
         }
     }
 
