@@ -89,6 +89,21 @@ impl Node {
             .filter(Record::live)
     }
 
+    /// The live record once a boot in progress has ended (a zone between
+    /// its supervisor's start and its init's exec is `ready`): what a
+    /// live change must act on.
+    fn booted_record(&self, uuid: &VmUuid) -> Option<Record> {
+        let deadline = Instant::now() + Duration::from_millis(READY_TIMEOUT_MS as u64);
+        loop {
+            match self.live_record(uuid) {
+                Some(r) if r.phase == Phase::Ready && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                r => return r,
+            }
+        }
+    }
+
     /// The last runtime record, alive or not (for the last exit).
     pub fn last_record(&self, uuid: &VmUuid) -> Option<Record> {
         Record::read(&self.paths().zone_runtime(uuid))
@@ -300,11 +315,14 @@ impl Node {
             |vm: &Map<String, Value>| (vm.get("nics").cloned(), vm.get("routes").cloned());
         if networks(old) != networks(new)
             && let Some(init) = self
-                .live_record(id)
+                .booted_record(id)
                 .filter(|r| r.phase == Phase::Running)
                 .and_then(|r| r.init)
                 .and_then(|i| pidfd(&i))
         {
+            // A zone that booted meanwhile may have read either
+            // configuration: the plan from the old one to the new one
+            // converges from both.
             let (before, after) = (self.zone_net(old)?, self.zone_net(new)?);
             super::network::replumb(&before, &after, init.as_fd()).map_err(NodeError::Lifecycle)?;
         }
