@@ -247,9 +247,18 @@ fn shape_port(host: &mut Netlink, s: &Shaping) -> Result<(), ApplyError> {
 /// sides go with them), shaping devices and filter chains. The bridges
 /// stay: they are the nic tags' switches, shared by every instance on them.
 pub fn teardown(index: u32) -> Result<(), ApplyError> {
+    // Everything is tried; the first failure is reported.
+    let links = remove_links(index);
+    let filters = filter::remove_prefix(&names::instance_prefix(index));
+    links.and(filters.map(drop).map_err(ApplyError::from))
+}
+
+/// Deletes every host link of an instance (ports, their zone sides, and
+/// shaping devices): before a boot, whatever an earlier boot may have
+/// left is gone, so nothing of it is mistaken for the new boot's.
+pub fn remove_links(index: u32) -> Result<(), ApplyError> {
     let prefix = names::instance_prefix(index);
     let mut host = Netlink::open()?;
-    // Everything is tried; the first failure is reported.
     let mut first = None;
     for link in host.links()? {
         if link.name.starts_with(&prefix)
@@ -257,9 +266,6 @@ pub fn teardown(index: u32) -> Result<(), ApplyError> {
         {
             first.get_or_insert(ApplyError::from(e));
         }
-    }
-    if let Err(e) = filter::remove_prefix(&prefix) {
-        first.get_or_insert(e.into());
     }
     first.map_or(Ok(()), Err)
 }

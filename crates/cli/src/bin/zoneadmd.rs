@@ -1,12 +1,11 @@
 //! `zoneadmd <uuid>`: a zone's supervisor (started by vmadm and basaltd,
-//! not by hand). Also runs the zone's boot stages, and the supervisor's
-//! network and /tmp work, when started with their arguments.
+//! not by hand). Also runs the zone's boot stages, and the resizing of a
+//! running zone's /tmp, when started with their arguments.
 
 use std::os::fd::AsFd;
 use std::process::ExitCode;
 
 use basalt_node::paths::Paths;
-use basalt_node::zones::supervisor;
 use basalt_zone::boot;
 
 fn main() -> ExitCode {
@@ -15,7 +14,6 @@ fn main() -> ExitCode {
         Some(boot::STAGE1_ARG) => boot::stage1_main(),
         Some(boot::STAGE2_ARG) => boot::stage2_main(),
         Some(boot::RESIZE_TMP_ARG) if args.len() == 4 => resize_tmp(&args[2], &args[3]),
-        Some(supervisor::NET_ARG) => supervisor::net_helper_main(Paths::from_env(), &args[2..]),
         Some(uuid) if args.len() == 2 => supervise(uuid),
         _ => {
             eprintln!("usage: zoneadmd <uuid>");

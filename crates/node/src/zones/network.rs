@@ -189,9 +189,12 @@ impl crate::instances::Node {
 }
 
 /// Plumbs the networks of `net` into a zone being booted (behind
-/// `pidfd`), from nothing. On failure what was made is removed.
+/// `pidfd`), from nothing: links an earlier boot may have left go first.
+/// On failure what was made is removed.
 pub fn plumb(net: &InstanceNet, pidfd: BorrowedFd<'_>) -> Result<(), String> {
-    let result = converge(net, pidfd);
+    let result = basalt_net::apply::remove_links(net.index)
+        .map_err(|e| e.to_string())
+        .and_then(|()| converge(net, pidfd));
     if result.is_err() {
         unplumb(net.index);
     }

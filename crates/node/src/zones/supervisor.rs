@@ -45,14 +45,15 @@ use crate::instances::{Node, now_iso};
 use crate::paths::Paths;
 use crate::store::Store;
 
-/// The argument that makes the supervisor's binary plumb a booting zone's
-/// networks (`--zone-net plumb <uuid> <init pid>`) or remove them
-/// (`--zone-net unplumb <index>`).
-pub const NET_ARG: &str = "--zone-net";
+/// The supervisor's network helper (`zonenet plumb <uuid> <init pid>`,
+/// `zonenet unplumb <index>`), found beside the supervisor's binary.
+pub const NET_HELPER: &str = "zonenet";
 
-/// The supervisor's network work, done by a short-lived process of its own
-/// binary: the supervisor itself never runs the network code (netlink,
-/// nft, tc), so its resident memory stays that of its loop.
+/// The supervisor's network work, done by a short-lived helper process:
+/// the supervisor's binary carries none of the network code (netlink,
+/// nft, tc), so its resident memory stays that of its loop — the pages of
+/// a larger binary are mapped in larger windows even where its code never
+/// runs.
 struct NetHelper<'a> {
     exe: &'a Path,
     paths: &'a Paths,
@@ -60,14 +61,19 @@ struct NetHelper<'a> {
 
 impl NetHelper<'_> {
     fn run(&self, args: &[&str]) -> Result<(), String> {
-        let out = std::process::Command::new(self.exe)
-            .arg(NET_ARG)
+        let beside = self.exe.with_file_name(NET_HELPER);
+        let helper = if beside.exists() {
+            beside
+        } else {
+            PathBuf::from(NET_HELPER)
+        };
+        let out = std::process::Command::new(&helper)
             .args(args)
             .env(crate::paths::ROOT_ENV, self.paths.root())
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .output()
-            .map_err(|e| format!("cannot run {}: {e}", self.exe.display()))?;
+            .map_err(|e| format!("cannot run {}: {e}", helper.display()))?;
         if out.status.success() {
             Ok(())
         } else {
@@ -76,8 +82,8 @@ impl NetHelper<'_> {
     }
 }
 
-/// `zoneadmd --zone-net ...`: what [`NetHelper`] asks, run in the helper
-/// process. Returns its exit status.
+/// `zonenet ...`: what [`NetHelper`] asks, run in the helper process.
+/// Returns its exit status.
 pub fn net_helper_main(paths: Paths, args: &[String]) -> i32 {
     let result = match args {
         [verb, uuid, pid] if verb == "plumb" => plumb_booting(paths, uuid, pid),
@@ -86,7 +92,7 @@ pub fn net_helper_main(paths: Paths, args: &[String]) -> i32 {
             .map_err(|_| format!("not an index: {index}"))
             .and_then(|i| basalt_net::apply::teardown(i).map_err(|e| e.to_string())),
         _ => Err(format!(
-            "usage: zoneadmd {NET_ARG} plumb <uuid> <pid> | unplumb <index>"
+            "usage: {NET_HELPER} plumb <uuid> <pid> | unplumb <index>"
         )),
     };
     match result {
