@@ -217,30 +217,32 @@ fn iperf(z: &Zones, from: &str, to: &str, to_ip: &str, reverse: bool) -> f64 {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("iperf3 runs");
-    let mut server = Reaped(server);
+    let server = Reaped(server);
     let mut args = vec![
         "iperf3", "-c", to_ip, "-p", "5201", "-t", "3", "-O", "1", "-J",
     ];
     if reverse {
         args.push("-R");
     }
-    // The server needs a moment to listen.
-    let mut out = None;
+    // The server needs a moment to listen. With -J, iperf3 exits 0 even
+    // when it could not connect: its report says so.
     for _ in 0..50 {
-        let o = in_zone_net(init_pid(z, from), &args).output().unwrap();
-        if o.status.success() {
-            out = Some(o);
-            break;
+        let out = in_zone_net(init_pid(z, from), &args)
+            .arg("--connect-timeout")
+            .arg("1000")
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        if let Some(bits) = report["end"]["sum_received"]["bits_per_second"].as_f64()
+            && report.get("error").is_none()
+        {
+            return bits / 1e6;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let out = out.expect("iperf3 connects");
-    let _ = server.0.wait();
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    report["end"]["sum_received"]["bits_per_second"]
-        .as_f64()
-        .unwrap()
-        / 1e6
+    // The server is killed when dropped.
+    drop(server);
+    panic!("iperf3 never connected");
 }
 
 /// A child killed and reaped when dropped.
