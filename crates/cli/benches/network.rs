@@ -33,15 +33,19 @@
 //! profile, and the bench runs exactly those). Needs iperf3, nft, tc,
 //! ip and nsenter, and the pool's tools (scripts/install installs them).
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use basalt_model::ids::Mac;
 use basalt_model::ip::parse_nic_cidr;
-use basalt_net::{InstanceNet, Nic, Protection, Tag, Uplink, apply, plan};
+use basalt_net::{InstanceNet, Nic, Tag, apply, plan};
 use serde_json::{Value, json};
+
+#[path = "../../net/tests/support/netns.rs"]
+mod netns;
+use netns::{in_new_netns, new_netns};
 
 /// iperf3 runs per case.
 const RUNS: usize = 5;
@@ -546,26 +550,11 @@ impl Pair {
 // ---- one instance's networking through the library
 
 fn nic(n: u8, ip: &str) -> Nic {
-    Nic {
-        interface: format!("net{n}"),
-        mac: Mac([2, 8, 0x20, 0xbe, 0x7c, n]),
-        tag: Tag {
-            name: "admin".into(),
-            uplink: Uplink::Etherstub,
-            mtu: None,
-        },
-        vlan_id: 0,
-        mtu: None,
-        ips: vec![parse_nic_cidr(ip).unwrap()],
-        dhcp: false,
-        addrconf: false,
-        gateways: vec![],
-        primary: n == 0,
-        protection: Protection::ALL,
-        allowed_ips: vec![],
-        blocked_outgoing_ports: vec![],
-        maxbw: None,
-    }
+    let mac = Mac([2, 8, 0x20, 0xbe, 0x7c, n]);
+    let mut nic = Nic::new(&format!("net{n}"), mac, Tag::etherstub("admin"));
+    nic.ips = vec![parse_nic_cidr(ip).unwrap()];
+    nic.primary = n == 0;
+    nic
 }
 
 /// One NIC with a default route; with `four`, three more on other
@@ -584,29 +573,6 @@ fn instance(four: bool) -> InstanceNet {
         nics,
         routes: vec![],
     }
-}
-
-/// Runs `f` on a thread in a new network namespace (the programs it
-/// starts inherit it).
-fn in_new_netns<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
-                .expect("the bench runs as root");
-            f()
-        })
-        .join()
-        .unwrap()
-    })
-}
-
-/// A new network namespace, held open by its descriptor.
-fn new_netns() -> OwnedFd {
-    in_new_netns(|| {
-        std::fs::File::open("/proc/thread-self/ns/net")
-            .unwrap()
-            .into()
-    })
 }
 
 /// One set-up of `net` into a fresh zone namespace and its teardown,

@@ -94,7 +94,39 @@ pub struct Nic {
     pub maxbw: Option<u32>,
 }
 
+impl Tag {
+    /// An etherstub called `name`, at the default MTU.
+    pub fn etherstub(name: &str) -> Tag {
+        Tag {
+            name: name.to_owned(),
+            uplink: Uplink::Etherstub,
+            mtu: None,
+        }
+    }
+}
+
 impl Nic {
+    /// A NIC on `tag` as vmadm adds one with only these given: untagged, no
+    /// addresses, every protection on, no cap.
+    pub fn new(interface: &str, mac: Mac, tag: Tag) -> Nic {
+        Nic {
+            interface: interface.to_owned(),
+            mac,
+            tag,
+            vlan_id: 0,
+            mtu: None,
+            ips: Vec::new(),
+            dhcp: false,
+            addrconf: false,
+            gateways: Vec::new(),
+            primary: false,
+            protection: Protection::ALL,
+            allowed_ips: Vec::new(),
+            blocked_outgoing_ports: Vec::new(),
+            maxbw: None,
+        }
+    }
+
     /// The MTU the NIC's links get.
     pub fn effective_mtu(&self) -> u32 {
         self.mtu.or(self.tag.mtu).unwrap_or(DEFAULT_MTU)

@@ -3,57 +3,26 @@
 //! tc it starts inherit it), a second namespace is the "zone". Both go
 //! away with the test.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::AsFd;
 
 use basalt_model::ids::Mac;
 use basalt_model::ip::parse_nic_cidr;
 use basalt_net::netlink::Netlink;
 use basalt_net::plan::plan;
-use basalt_net::{InstanceNet, Nic, Protection, Route, RouteVia, Tag, Uplink, apply};
+use basalt_net::{InstanceNet, Nic, Route, RouteVia, Tag, apply};
+
+#[path = "support/netns.rs"]
+mod netns;
+use netns::{in_new_netns, new_netns};
 
 fn nic(interface: &str, last: u8, ips: &[&str]) -> Nic {
-    Nic {
-        interface: interface.into(),
-        mac: Mac([2, 8, 0x20, 0, 0, last]),
-        tag: Tag {
-            name: "admin".into(),
-            uplink: Uplink::Etherstub,
-            mtu: None,
-        },
-        vlan_id: 0,
-        mtu: None,
-        ips: ips.iter().map(|s| parse_nic_cidr(s).unwrap()).collect(),
-        dhcp: false,
-        addrconf: false,
-        gateways: vec![],
-        primary: false,
-        protection: Protection::ALL,
-        allowed_ips: vec![],
-        blocked_outgoing_ports: vec![],
-        maxbw: None,
-    }
-}
-
-/// Runs `f` on a thread in a new network namespace.
-fn in_new_netns<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
-                .expect("the tests run as root");
-            f()
-        })
-        .join()
-        .unwrap()
-    })
-}
-
-/// A new network namespace, held open by its descriptor.
-fn new_netns() -> OwnedFd {
-    in_new_netns(|| {
-        std::fs::File::open("/proc/thread-self/ns/net")
-            .unwrap()
-            .into()
-    })
+    let mut nic = Nic::new(
+        interface,
+        Mac([2, 8, 0x20, 0, 0, last]),
+        Tag::etherstub("admin"),
+    );
+    nic.ips = ips.iter().map(|s| parse_nic_cidr(s).unwrap()).collect();
+    nic
 }
 
 fn names(nl: &mut Netlink) -> Vec<String> {

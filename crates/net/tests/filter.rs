@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use basalt_model::ids::Mac;
 use basalt_model::ip::parse_nic_cidr;
 use basalt_net::filter::{self, Nft, link_local};
-use basalt_net::{Nic, Protection, Tag, Uplink};
+use basalt_net::{Nic, Protection, Tag};
 use serde_json::{Value, json};
 
 #[path = "support/frames.rs"]
@@ -199,28 +199,13 @@ fn run_with_input(argv: &[&str], input: &[u8]) -> Output {
 /// Zone A's NIC: every protection, one address of each family, port 25
 /// blocked.
 fn nic() -> Nic {
-    Nic {
-        interface: "net0".into(),
-        mac: Mac::parse(MAC).unwrap(),
-        tag: Tag {
-            name: "test".into(),
-            uplink: Uplink::Etherstub,
-            mtu: None,
-        },
-        vlan_id: 0,
-        mtu: None,
-        ips: ["192.0.2.10/24", "2001:db8::10/64"]
-            .map(|c| parse_nic_cidr(c).unwrap())
-            .to_vec(),
-        dhcp: false,
-        addrconf: false,
-        gateways: Vec::new(),
-        primary: true,
-        protection: Protection::ALL,
-        allowed_ips: Vec::new(),
-        blocked_outgoing_ports: vec![25],
-        maxbw: None,
-    }
+    let mut nic = Nic::new("net0", Mac::parse(MAC).unwrap(), Tag::etherstub("test"));
+    nic.ips = ["192.0.2.10/24", "2001:db8::10/64"]
+        .map(|c| parse_nic_cidr(c).unwrap())
+        .to_vec();
+    nic.primary = true;
+    nic.blocked_outgoing_ports = vec![25];
+    nic
 }
 
 /// Zone A's NIC with nothing enforced.

@@ -1,5 +1,5 @@
 use super::*;
-use crate::spec::{Protection, Tag, Uplink};
+use crate::spec::{Protection, Tag};
 use basalt_model::ip::parse_nic_cidr;
 use serde_json::Value;
 
@@ -10,26 +10,11 @@ fn cidrs(list: &[&str]) -> Vec<Cidr> {
 
 /// A NIC with every protection, one IPv4 and one IPv6 address.
 fn nic() -> Nic {
-    Nic {
-        interface: "net0".into(),
-        mac: Mac::parse("02:08:20:0a:0b:0c").unwrap(),
-        tag: Tag {
-            name: "admin".into(),
-            uplink: Uplink::Etherstub,
-            mtu: None,
-        },
-        vlan_id: 0,
-        mtu: None,
-        ips: cidrs(&["192.0.2.10/24", "2001:db8::10/64"]),
-        dhcp: false,
-        addrconf: false,
-        gateways: Vec::new(),
-        primary: true,
-        protection: Protection::ALL,
-        allowed_ips: Vec::new(),
-        blocked_outgoing_ports: Vec::new(),
-        maxbw: None,
-    }
+    let mac = Mac::parse("02:08:20:0a:0b:0c").unwrap();
+    let mut nic = Nic::new("net0", mac, Tag::etherstub("admin"));
+    nic.ips = cidrs(&["192.0.2.10/24", "2001:db8::10/64"]);
+    nic.primary = true;
+    nic
 }
 
 /// The rules in nft's own notation, near enough to read.

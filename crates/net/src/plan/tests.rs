@@ -1,35 +1,15 @@
 use super::*;
-use crate::spec::{Protection, Route, Tag};
+use crate::spec::{Route, Tag};
 
 fn cidr(s: &str) -> Cidr {
     basalt_model::ip::parse_nic_cidr(s).unwrap()
 }
 
-fn stub(name: &str) -> Tag {
-    Tag {
-        name: name.into(),
-        uplink: Uplink::Etherstub,
-        mtu: None,
-    }
-}
-
 fn nic(interface: &str, mac_last: u8, ips: &[&str]) -> Nic {
-    Nic {
-        interface: interface.into(),
-        mac: Mac([2, 8, 0x20, 0, 0, mac_last]),
-        tag: stub("admin"),
-        vlan_id: 0,
-        mtu: None,
-        ips: ips.iter().map(|s| cidr(s)).collect(),
-        dhcp: false,
-        addrconf: false,
-        gateways: vec![],
-        primary: false,
-        protection: Protection::ALL,
-        allowed_ips: vec![],
-        blocked_outgoing_ports: vec![],
-        maxbw: None,
-    }
+    let mac = Mac([2, 8, 0x20, 0, 0, mac_last]);
+    let mut nic = Nic::new(interface, mac, Tag::etherstub("admin"));
+    nic.ips = ips.iter().map(|s| cidr(s)).collect();
+    nic
 }
 
 fn instance(nics: Vec<Nic>) -> InstanceNet {

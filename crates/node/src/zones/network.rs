@@ -259,11 +259,7 @@ mod tests {
 
     fn stub(name: &str) -> Result<Tag, String> {
         match name {
-            "admin" | "stub1" => Ok(Tag {
-                name: name.into(),
-                uplink: basalt_net::Uplink::Etherstub,
-                mtu: None,
-            }),
+            "admin" | "stub1" => Ok(Tag::etherstub(name)),
             _ => Err(format!("Invalid nic tag \"{name}\"")),
         }
     }
