@@ -264,8 +264,10 @@ fn a_bandwidth_cap_holds_both_ways_and_lifts_live() {
     let a = zone(&z, "a", capped, json!({}));
     let b = zone(&z, "b", nic(&["192.0.2.31/24"]), json!({}));
     let sent = iperf(&z, &a, &b, "192.0.2.31", false);
+    eprintln!("capped at 10 Mbit/s: a sends at {sent:.2} Mbit/s");
     assert!((9.0..=11.0).contains(&sent), "a sends at {sent} Mbit/s");
     let received = iperf(&z, &a, &b, "192.0.2.31", true);
+    eprintln!("capped at 10 Mbit/s: a receives at {received:.2} Mbit/s");
     assert!(
         (9.0..=11.0).contains(&received),
         "a receives at {received} Mbit/s"
@@ -277,6 +279,7 @@ fn a_bandwidth_cap_holds_both_ways_and_lifts_live() {
     assert_eq!(z.vmadm_stdin(&["update", &a], &lift.to_string()).code, 0);
     assert!(z.get(&a)["nics"][0].get("maxbw").is_none());
     let free = iperf(&z, &a, &b, "192.0.2.31", false);
+    eprintln!("uncapped: a sends at {free:.0} Mbit/s");
     assert!(free > 100.0, "uncapped, a sends at {free} Mbit/s");
     assert!(host_links(&z, "z").iter().all(|l| !l.ends_with('i')));
 }

@@ -26,20 +26,28 @@ const LX_IMAGE: &str = "d38f656a-e8da-43f6-a84e-fd0bd2447a82";
 /// that no zone outlives its test.
 struct Node {
     root: common::Root,
+    /// The node's network namespace: the examples' NICs are plumbed there
+    /// when a zone boots.
+    _netns: common::netns::Netns,
 }
 
 impl Node {
     /// A root without images; its pool is made by the first command that
     /// needs one.
     fn new(test: &str) -> Node {
-        let root = common::Root::new(&format!("vmadm-{test}"));
+        let mut root = common::Root::new(&format!("vmadm-{test}"));
+        let netns = common::netns::Netns::new(&format!("vmadm-{test}"));
+        root.set_netns(&netns.name);
         let config = root.path().join("usbkey/config");
         let mut file = std::fs::OpenOptions::new()
             .append(true)
             .open(&config)
             .unwrap();
         writeln!(file, "hostname=node0\nserver_uuid={SERVER_UUID}").unwrap();
-        Node { root }
+        Node {
+            root,
+            _netns: netns,
+        }
     }
 
     /// A root with the minimal image installed.
