@@ -22,11 +22,13 @@ pub struct ShapeError {
     pub reason: String,
 }
 
-/// The size of the token bucket: at least 64 KiB (a full segment of a
-/// segmentation-offloaded TCP send fits), else 10 ms at the rate.
+/// The size of the token bucket: 10 ms at the rate, at least 16 KiB (ten
+/// full-size frames). A segmentation-offloaded send larger than the bucket
+/// is split by the queue, not dropped; a larger bucket only lets more
+/// through at once past the cap.
 fn burst_bytes(mbit: u32) -> u64 {
     let per_10ms = u64::from(mbit) * 1_000_000 / 8 / 100;
-    per_10ms.max(64 * 1024)
+    per_10ms.max(16 * 1024)
 }
 
 fn tbf(dev: &str, mbit: u32) -> Vec<String> {
@@ -108,8 +110,8 @@ mod tests {
         assert_eq!(
             lines,
             [
-                "qdisc replace dev z7_net0 root tbf rate 10mbit burst 65536 latency 50ms",
-                "qdisc replace dev z7_net0i root tbf rate 10mbit burst 65536 latency 50ms",
+                "qdisc replace dev z7_net0 root tbf rate 10mbit burst 16384 latency 50ms",
+                "qdisc replace dev z7_net0i root tbf rate 10mbit burst 16384 latency 50ms",
                 "qdisc replace dev z7_net0 handle ffff: ingress",
                 "filter replace dev z7_net0 parent ffff: protocol all prio 1 u32 match u32 0 0 \
                  action mirred egress redirect dev z7_net0i",
@@ -120,7 +122,7 @@ mod tests {
     #[test]
     fn fast_caps_get_ten_milliseconds_of_burst() {
         assert_eq!(burst_bytes(10_000), 12_500_000);
-        assert_eq!(burst_bytes(1), 65536);
+        assert_eq!(burst_bytes(1), 16384);
     }
 
     #[test]
