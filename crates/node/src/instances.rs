@@ -516,7 +516,10 @@ impl Node {
             return Ok(None);
         };
         let stored = self.read_existing(&id)?;
-        self.update_locked(&id, lock, stored, payload).map(Some)
+        // Metadata only: the record changes, nothing runs differently —
+        // and the supervisor, the one caller, carries none of the code
+        // that applies changes to a running zone.
+        self.store_update(&id, &lock, &stored, payload).map(Some)
     }
 
     fn update_locked(
@@ -526,15 +529,42 @@ impl Node {
         stored: Map<String, Value>,
         payload: Map<String, Value>,
     ) -> Result<Updated, NodeError> {
+        let updated = self.store_update(id, &lock, &stored, payload)?;
+        if !updated.changes.is_empty() {
+            if updated.vm.get("maintain_resolvers") == Some(&Value::Bool(true))
+                && (stored.get("resolvers"), stored.get("dns_domain"))
+                    != (updated.vm.get("resolvers"), updated.vm.get("dns_domain"))
+            {
+                self.write_zone_resolvers(id, &updated.vm)?;
+            }
+            self.apply_live(id, &stored, &updated.vm).map_err(|e| {
+                NodeError::Lifecycle(format!(
+                    "{e} (the configuration is updated; it applies at the next boot)"
+                ))
+            })?;
+        }
+        Ok(updated)
+    }
+
+    /// Computes an update and stores it (what cannot be applied live
+    /// applies at the next boot, and the configuration says what the zone
+    /// should be).
+    fn store_update(
+        &self,
+        id: &VmUuid,
+        lock: &InstanceLock,
+        stored: &Map<String, Value>,
+        payload: Map<String, Value>,
+    ) -> Result<Updated, NodeError> {
         let facts = self.facts_with_instances()?;
-        let object = self.object(&stored, &facts);
+        let object = self.object(stored, &facts);
         let brand = stored
             .get("brand")
             .and_then(Value::as_str)
             .and_then(|b| b.parse().ok())
             .unwrap_or(Brand::Joyent);
         let current = Current {
-            vm: &stored,
+            vm: stored,
             brand,
             uuid: id,
             state: object
@@ -548,20 +578,7 @@ impl Node {
         };
         let updated = update::update(&current, payload, &facts, &now_iso(), &mut OsEntropy)?;
         if !updated.changes.is_empty() {
-            // Stored first: what cannot be applied live applies at the next
-            // boot, and the configuration says what the zone should be.
-            self.store.write(id, &updated.vm, &lock)?;
-            if updated.vm.get("maintain_resolvers") == Some(&Value::Bool(true))
-                && (stored.get("resolvers"), stored.get("dns_domain"))
-                    != (updated.vm.get("resolvers"), updated.vm.get("dns_domain"))
-            {
-                self.write_zone_resolvers(id, &updated.vm)?;
-            }
-            self.apply_live(id, &stored, &updated.vm).map_err(|e| {
-                NodeError::Lifecycle(format!(
-                    "{e} (the configuration is updated; it applies at the next boot)"
-                ))
-            })?;
+            self.store.write(id, &updated.vm, lock)?;
         }
         Ok(updated)
     }
