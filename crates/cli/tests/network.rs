@@ -59,6 +59,17 @@ fn host_links(z: &Zones, prefix: &str) -> Vec<String> {
         .collect()
 }
 
+/// The ports with a filter chain (each port also has its protocols'
+/// chains, `<port>_ip`, `_ip6`, `_arp`).
+fn filtered_ports(z: &Zones) -> usize {
+    ruleset(z)
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("chain z"))
+        .filter_map(|rest| rest.strip_suffix(" {"))
+        .filter(|name| !["_ip", "_ip6", "_arp"].iter().any(|s| name.ends_with(s)))
+        .count()
+}
+
 fn ruleset(z: &Zones) -> String {
     let (ok, out) = z.netns.as_ref().unwrap().exec(&["nft", "list", "ruleset"]);
     assert!(ok, "{out}");
@@ -136,8 +147,7 @@ fn zones_on_an_etherstub_reach_each_other_and_vlans_are_isolated() {
     assert_eq!(z.vmadm(&["stop", &b]).code, 0);
     assert_eq!(host_links(&z, "z").len(), 3);
     assert!(!qdiscs().contains("tbf"), "{}", qdiscs());
-    let rules = ruleset(&z);
-    assert_eq!(rules.matches("chain z").count(), 3, "{rules}");
+    assert_eq!(filtered_ports(&z), 3, "{}", ruleset(&z));
     assert_eq!(z.vmadm(&["start", &b]).code, 0);
     assert!(ping(&z, &a, "192.0.2.11"), "b is back after its boot");
     assert_eq!(qdiscs().matches("tbf").count(), 2, "b's cap is back");
@@ -145,7 +155,7 @@ fn zones_on_an_etherstub_reach_each_other_and_vlans_are_isolated() {
         assert_eq!(z.vmadm(&["delete", uuid]).code, 0);
     }
     assert!(host_links(&z, "z").is_empty());
-    assert!(!ruleset(&z).contains("chain z"));
+    assert!(!ruleset(&z).contains("chain z"), "{}", ruleset(&z));
     assert!(!qdiscs().contains("tbf"), "{}", qdiscs());
 }
 
@@ -263,15 +273,25 @@ fn a_bandwidth_cap_holds_both_ways_and_lifts_live() {
     capped["maxbw"] = json!(10);
     let a = zone(&z, "a", capped, json!({}));
     let b = zone(&z, "b", nic(&["192.0.2.31/24"]), json!({}));
-    let sent = iperf(&z, &a, &b, "192.0.2.31", false);
-    eprintln!("capped at 10 Mbit/s: a sends at {sent:.2} Mbit/s");
-    assert!((9.0..=11.0).contains(&sent), "a sends at {sent} Mbit/s");
-    let received = iperf(&z, &a, &b, "192.0.2.31", true);
-    eprintln!("capped at 10 Mbit/s: a receives at {received:.2} Mbit/s");
-    assert!(
-        (9.0..=11.0).contains(&received),
-        "a receives at {received} Mbit/s"
-    );
+    // Within 10% of the cap, both ways. A run never goes over; one that
+    // comes in under (a busy machine can starve a 3-second run) is run
+    // again, at most twice.
+    for (way, reverse) in [("sends", false), ("receives", true)] {
+        let mut rates = Vec::new();
+        while rates.len() < 3 {
+            let rate = iperf(&z, &a, &b, "192.0.2.31", reverse);
+            eprintln!("capped at 10 Mbit/s: a {way} at {rate:.2} Mbit/s");
+            assert!(rate <= 11.0, "a {way} at {rate} Mbit/s, over its cap");
+            rates.push(rate);
+            if rate >= 9.0 {
+                break;
+            }
+        }
+        assert!(
+            rates.iter().any(|r| *r >= 9.0),
+            "a {way} at {rates:?} Mbit/s, under its cap by more than 10%"
+        );
+    }
 
     assert_eq!(z.get(&a)["nics"][0]["maxbw"], 10);
     let mac = z.get(&a)["nics"][0]["mac"].as_str().unwrap().to_owned();
@@ -392,7 +412,7 @@ fn basaltd_brings_the_networks_back_after_damage_and_a_host_reboot() {
         ping(&z, &a, "192.0.2.51"),
         "the adopted zones are switched again"
     );
-    assert!(ruleset(&z).contains("chain z"), "and filtered again");
+    assert_eq!(filtered_ports(&z), 2, "and filtered again");
 
     // A simulated host reboot: supervisors, zones, links and rules gone.
     for uuid in [&a, &b] {
@@ -462,6 +482,6 @@ fn a_tag_on_a_physical_link_bridges_it_and_a_failed_plumbing_fails_cleanly() {
     assert!(r.stderr.contains("VLAN 5"), "{}", r.stderr);
     assert_eq!(z.vmadm(&["list", "-H", "-o", "uuid"]).stdout, before);
     assert_eq!(host_links(&z, "z").len(), 1, "only a's port");
-    assert_eq!(ruleset(&z).matches("chain z").count(), 1);
+    assert_eq!(filtered_ports(&z), 1);
     assert_eq!(z.state(&a), "running");
 }

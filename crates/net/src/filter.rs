@@ -78,9 +78,13 @@ type Stmts = Vec<Statement<'static>>;
 /// One nft expression.
 type Expr = Expression<'static>;
 
-/// The rules of one NIC's chain, in order: each a list of matches ending
-/// in `drop` (or in `return`, which ends the chain early for traffic
-/// known to be good). Pure: the same NIC always gives the same rules.
+/// The rules of one NIC, by chain. The NIC's own chain holds what every
+/// frame meets — its source MAC, its ethertype — and then one lookup on
+/// the frame's protocol that jumps to the protocol's chain, so that a
+/// frame meets only its own protocol's checks. Each rule is a list of
+/// matches ending in `drop` (or in `return`, which ends the chain early
+/// for traffic known to be good). Pure: the same NIC always gives the
+/// same rules.
 ///
 /// - `mac` (mac-nospoof): source MAC other than the NIC's dropped.
 /// - `restricted`: ethertypes other than IPv4, IPv6 and ARP dropped;
@@ -94,48 +98,105 @@ type Expr = Expression<'static>;
 ///   `allowed_ips` dropped, all IPv4 when those are empty. A DHCP NIC's
 ///   leased address is not known on the host, so its IPv4 and ARP
 ///   sources are not checked, except that `0.0.0.0` may only send DHCP
-///   requests. IPv6 from outside the static addresses, `allowed_ips`, the
-///   MAC's link-local address and `::` (duplicate address detection)
-///   dropped; with `addrconf`, any address with the MAC's interface
-///   identifier (SLAAC) is let through too.
+///   requests. IPv6 router advertisements and redirects, and IPv6 from
+///   outside the static addresses, `allowed_ips`, the MAC's link-local
+///   address and `::` (duplicate address detection) dropped; with
+///   `addrconf`, any address with the MAC's interface identifier (SLAAC)
+///   is let through too.
 /// - ARP whose sender hardware address is not the NIC's (`mac`) or whose
 ///   sender address is outside the IPv4 sources or `0.0.0.0` (probes)
 ///   (`ip`) dropped, and, when either is checked, ARP not for Ethernet and
 ///   IPv4, whose fields would not be where the checks look.
-///
-/// The common frame (IPv4 or IPv6 from the right MAC and address) meets
-/// at most one set lookup per enabled check; rules for the other
-/// protocols fail on their first comparison.
-pub fn nic_rules(nic: &Nic) -> Vec<Stmts> {
+pub fn nic_chains(nic: &Nic) -> NicChains {
     let p = nic.protection;
     let arp_mac = p.mac;
     let arp_ip = ipv4_sources(nic);
     let checks_arp = arp_mac || arp_ip.is_some();
-    let mut rules = Vec::new();
+    let mut chains = NicChains::default();
     if p.mac {
-        rules.push(drops([ne(field("ether", "saddr"), text(nic.mac))]));
+        chains
+            .main
+            .push(drops([ne(field("ether", "saddr"), text(nic.mac))]));
     }
     if p.restricted {
         let types = ["ip", "ip6", "arp"].map(text);
-        rules.push(drops([ne(field("ether", "type"), set(types))]));
+        chains
+            .main
+            .push(drops([ne(field("ether", "type"), set(types))]));
     } else if checks_arp {
         let tags = ["8021q", "8021ad"].map(text);
-        rules.push(drops([eq(field("ether", "type"), set(tags))]));
+        chains
+            .main
+            .push(drops([eq(field("ether", "type"), set(tags))]));
     }
     if let Some(rule) = blocked_ports_rule(&nic.blocked_outgoing_ports) {
-        rules.push(rule);
+        chains.ip.push(rule.clone());
+        chains.ip6.push(rule);
     }
     if p.dhcp {
-        rules.push(dhcp_server_rule());
+        chains.ip.push(dhcp_server_rule("udp", 67));
+        chains.ip6.push(dhcp_server_rule("udp", 547));
     }
     if p.ip {
-        rules.extend(ipv4_rules(nic, arp_ip.as_deref()));
-        rules.extend(ipv6_rules(nic));
+        chains.ip.extend(ipv4_rules(nic, arp_ip.as_deref()));
+        chains.ip6.extend(ipv6_rules(nic));
     }
     if checks_arp {
-        rules.extend(arp_rules(nic.mac, arp_mac, arp_ip.as_deref()));
+        chains
+            .arp
+            .extend(arp_rules(nic.mac, arp_mac, arp_ip.as_deref()));
     }
-    rules
+    chains
+}
+
+/// One NIC's rules: its own chain's, and those of its protocol chains
+/// (the chain's name and a suffix), which its own chain jumps to by the
+/// frame's protocol.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NicChains {
+    /// What every frame from the NIC meets first.
+    pub main: Vec<Stmts>,
+    /// IPv4's checks (`<port>_ip`).
+    pub ip: Vec<Stmts>,
+    /// IPv6's checks (`<port>_ip6`).
+    pub ip6: Vec<Stmts>,
+    /// ARP's checks (`<port>_arp`).
+    pub arp: Vec<Stmts>,
+}
+
+/// The suffixes of a port's protocol chains, with the protocols whose
+/// frames jump to them.
+pub const PROTOCOL_CHAINS: [(&str, &str); 3] = [("ip", "_ip"), ("ip6", "_ip6"), ("arp", "_arp")];
+
+impl NicChains {
+    /// The protocol chains' rules, in [`PROTOCOL_CHAINS`]' order.
+    fn by_protocol(&self) -> [&Vec<Stmts>; 3] {
+        [&self.ip, &self.ip6, &self.arp]
+    }
+
+    /// The NIC's own chain whole: its rules, then the jump to the
+    /// protocol chains that have rules.
+    pub fn main_rules(&self, port: &str) -> Vec<Stmts> {
+        let mut rules = self.main.clone();
+        let jumps: Vec<SetItem<'static>> = PROTOCOL_CHAINS
+            .iter()
+            .zip(self.by_protocol())
+            .filter(|(_, rules)| !rules.is_empty())
+            .map(|((proto, suffix), _)| {
+                let target = JumpTarget {
+                    target: format!("{port}{suffix}").into(),
+                };
+                SetItem::Mapping(text(*proto), Expression::Verdict(Verdict::Jump(target)))
+            })
+            .collect();
+        if !jumps.is_empty() {
+            rules.push(vec![Statement::VerdictMap(VerdictMap {
+                key: meta(MetaKey::Protocol),
+                data: Expression::Named(NamedExpression::Set(jumps)),
+            })]);
+        }
+        rules
+    }
 }
 
 /// TCP and UDP to `ports` dropped; none when there are none.
@@ -153,17 +214,10 @@ fn blocked_ports_rule(ports: &[u16]) -> Option<Stmts> {
     ]))
 }
 
-/// DHCP server replies dropped: IPv4 UDP from 67, IPv6 UDP from 547. The
-/// protocol is the frame's after any VLAN tag.
-fn dhcp_server_rule() -> Stmts {
-    let key = concat([
-        meta(MetaKey::Protocol),
-        meta(MetaKey::L4proto),
-        field("th", "sport"),
-    ]);
-    let servers = [("ip", 67), ("ip6", 547)]
-        .map(|(proto, port)| concat([text(proto), text("udp"), Expression::Number(port)]));
-    drops([eq(key, set(servers))])
+/// DHCP server replies dropped: UDP from `port` (67 for IPv4, 547 for
+/// IPv6), in that protocol's chain.
+fn dhcp_server_rule(l4: &'static str, port: u32) -> Stmts {
+    drops([eq(field(l4, "sport"), Expression::Number(port))])
 }
 
 /// The IPv4 source check; `sources` as [`ipv4_sources`] gives them.
@@ -470,31 +524,60 @@ fn map_element(map: &str, port: &str, verdict: Option<Verdict<'static>>) -> NfLi
     })
 }
 
-/// The commands that (re)make `port`'s chain from `nic`: the chain added
-/// (a no-op when present) and flushed, its rules added, and its element
-/// added to [`PORTS_MAP`] (a no-op when present). Needs the table and map
-/// (see [`batch`]).
+/// The chains of `port`: its own first, then its protocol chains.
+fn port_chains(port: &str) -> Vec<String> {
+    let mut names = vec![port.to_owned()];
+    names.extend(
+        PROTOCOL_CHAINS
+            .iter()
+            .map(|(_, suffix)| format!("{port}{suffix}")),
+    );
+    names
+}
+
+/// The commands that (re)make `port`'s chains from `nic`: each chain added
+/// (a no-op when present) and flushed, the protocol chains' rules added,
+/// then the port's own, and its elements added to [`PORTS_MAP`] and
+/// [`LOCAL_MAP`] (no-ops when present). Needs the table and maps (see
+/// [`batch`]).
 pub fn nic_chain(port: &str, nic: &Nic) -> Vec<NfObject<'static>> {
-    let mut objects = vec![add(NfListObject::Chain(chain(port))), flush_chain(port)];
-    objects.extend(nic_rules(nic).into_iter().map(|r| rule(port, r)));
+    let chains = nic_chains(nic);
+    let names = port_chains(port);
+    let mut objects: Vec<NfObject<'static>> = names
+        .iter()
+        .flat_map(|n| [add(NfListObject::Chain(chain(n))), flush_chain(n)])
+        .collect();
+    for (name, rules) in names[1..].iter().zip(chains.by_protocol()) {
+        objects.extend(rules.iter().map(|r| rule(name, r.clone())));
+    }
+    objects.extend(chains.main_rules(port).into_iter().map(|r| rule(port, r)));
     objects.push(add(port_element(port, true)));
     objects.push(add(local_element(port, true)));
     objects
 }
 
-/// The commands that remove `port`'s chain and map element, whether or
-/// not they exist: both are added first (no-ops when present), the chain
-/// flushed, then the element and the chain deleted.
+/// The commands that remove `port`'s chains and map elements, whether or
+/// not they exist: all are added first (no-ops when present), the chains
+/// flushed, then the elements and the chains deleted (the port's own,
+/// which jumps to the others, first).
 pub fn remove_port(port: &str) -> Vec<NfObject<'static>> {
-    vec![
-        add(NfListObject::Chain(chain(port))),
-        flush_chain(port),
+    let names = port_chains(port);
+    let mut objects: Vec<NfObject<'static>> = names
+        .iter()
+        .flat_map(|n| [add(NfListObject::Chain(chain(n))), flush_chain(n)])
+        .collect();
+    objects.extend([
         add(port_element(port, true)),
         add(local_element(port, true)),
         NfObject::CmdObject(NfCmd::Delete(port_element(port, false))),
         NfObject::CmdObject(NfCmd::Delete(local_element(port, false))),
-        NfObject::CmdObject(NfCmd::Delete(NfListObject::Chain(chain(port)))),
-    ]
+    ]);
+    objects.extend(
+        names
+            .iter()
+            .map(|n| NfObject::CmdObject(NfCmd::Delete(NfListObject::Chain(chain(n))))),
+    );
+    objects
 }
 
 /// The commands that make sure the table, map and base chain exist, with
@@ -593,10 +676,20 @@ pub fn parse_ports(listing: &str) -> Result<Vec<String>, serde_json::Error> {
     let chains = objects.into_iter().flatten().filter_map(|o| o.get("chain"));
     let ours = chains.filter(|c| c["family"] == "bridge" && c["table"] == TABLE);
     let names = ours.filter_map(|c| c["name"].as_str());
-    Ok(names
+    let mut ports: Vec<String> = names
         .filter(|n| ![BASE_CHAIN, INPUT_CHAIN, NOT_FOR_HOST].contains(n))
-        .map(str::to_owned)
-        .collect())
+        .map(|n| {
+            // A protocol chain names its port (ports, `z<n>_<interface>`,
+            // never end in a protocol's suffix).
+            let port = PROTOCOL_CHAINS
+                .iter()
+                .find_map(|(_, suffix)| n.strip_suffix(suffix));
+            port.unwrap_or(n).to_owned()
+        })
+        .collect();
+    ports.sort();
+    ports.dedup();
+    Ok(ports)
 }
 
 /// A failure to change or read the anti-spoofing rules.

@@ -18,13 +18,25 @@ fn nic() -> Nic {
 }
 
 /// The rules in nft's own notation, near enough to read.
+/// Each line is `<chain>: <rule>`, the port's own chain (`main`, its jump
+/// to the protocol chains left out) first.
 fn render(nic: &Nic) -> Vec<String> {
-    let rules = serde_json::to_value(nic_rules(nic)).unwrap();
-    let rule = |r: &Value| {
-        let stmts = r.as_array().unwrap().iter().map(statement);
-        stmts.collect::<Vec<_>>().join(" ")
-    };
-    rules.as_array().unwrap().iter().map(rule).collect()
+    let chains = nic_chains(nic);
+    let named = [
+        ("main", &chains.main),
+        ("ip", &chains.ip),
+        ("ip6", &chains.ip6),
+        ("arp", &chains.arp),
+    ];
+    let mut lines = Vec::new();
+    for (name, rules) in named {
+        let rules = serde_json::to_value(rules).unwrap();
+        for r in rules.as_array().unwrap() {
+            let stmts = r.as_array().unwrap().iter().map(statement);
+            lines.push(format!("{name}: {}", stmts.collect::<Vec<_>>().join(" ")));
+        }
+    }
+    lines
 }
 
 fn statement(v: &Value) -> String {
@@ -67,16 +79,17 @@ fn expr(v: &Value) -> String {
     }
 }
 
-const FULL: [&str; 9] = [
-    "ether saddr != 02:08:20:0a:0b:0c drop",
-    "ether type != { ip, ip6, arp } drop",
-    "meta protocol . meta l4proto . th sport { ip . udp . 67, ip6 . udp . 547 } drop",
-    "ip saddr != { 192.0.2.10 } drop",
-    "icmpv6 type { nd-router-advert, nd-redirect } drop",
-    "ip6 saddr != { ::, 2001:db8::10, fe80::8:20ff:fe0a:b0c } drop",
-    "arp htype . arp ptype . arp hlen . arp plen != { 1 . ip . 6 . 4 } drop",
-    "arp saddr ether != 02:08:20:0a:0b:0c drop",
-    "arp saddr ip != { 0.0.0.0, 192.0.2.10 } drop",
+const FULL: [&str; 10] = [
+    "main: ether saddr != 02:08:20:0a:0b:0c drop",
+    "main: ether type != { ip, ip6, arp } drop",
+    "ip: udp sport 67 drop",
+    "ip: ip saddr != { 192.0.2.10 } drop",
+    "ip6: udp sport 547 drop",
+    "ip6: icmpv6 type { nd-router-advert, nd-redirect } drop",
+    "ip6: ip6 saddr != { ::, 2001:db8::10, fe80::8:20ff:fe0a:b0c } drop",
+    "arp: arp htype . arp ptype . arp hlen . arp plen != { 1 . ip . 6 . 4 } drop",
+    "arp: arp saddr ether != 02:08:20:0a:0b:0c drop",
+    "arp: arp saddr ip != { 0.0.0.0, 192.0.2.10 } drop",
 ];
 
 fn full_without(gone: &[&str]) -> Vec<String> {
@@ -96,17 +109,17 @@ fn each_allow_removes_only_its_own_rules() {
         change(&mut nic.protection);
         render(&nic)
     };
-    let mac = FULL[0];
-    let (dhcp, ip4, router, ip6) = (FULL[2], FULL[3], FULL[4], FULL[5]);
-    let (arp_mac, arp_ip) = (FULL[7], FULL[8]);
+    let (mac, dhcp4, ip4, dhcp6, router, ip6) =
+        (FULL[0], FULL[2], FULL[3], FULL[4], FULL[5], FULL[6]);
+    let (arp_mac, arp_ip) = (FULL[8], FULL[9]);
     assert_eq!(with(|p| p.mac = false), full_without(&[mac, arp_mac]));
-    assert_eq!(with(|p| p.dhcp = false), full_without(&[dhcp]));
+    assert_eq!(with(|p| p.dhcp = false), full_without(&[dhcp4, dhcp6]));
     assert_eq!(
         with(|p| p.ip = false),
         full_without(&[ip4, router, ip6, arp_ip])
     );
     let mut unrestricted = FULL.map(str::to_owned).to_vec();
-    unrestricted[1] = "ether type { 8021q, 8021ad } drop".into();
+    unrestricted[1] = "main: ether type { 8021q, 8021ad } drop".into();
     assert_eq!(with(|p| p.restricted = false), unrestricted);
 }
 
@@ -122,7 +135,10 @@ fn without_protections_only_blocked_ports_are_dropped() {
     assert!(render(&nic).is_empty());
     nic.blocked_outgoing_ports = vec![587, 25, 25];
     let ports = "meta l4proto { tcp, udp } th dport { 25, 587 } drop";
-    assert_eq!(render(&nic), [ports]);
+    assert_eq!(
+        render(&nic),
+        [format!("ip: {ports}"), format!("ip6: {ports}")]
+    );
 }
 
 #[test]
@@ -131,10 +147,10 @@ fn static_addresses_count_alone_and_allowed_ips_as_given() {
     nic.allowed_ips = cidrs(&["198.51.100.7/24", "192.0.2.0/25", "2001:db8:1::/48"]);
     let rules = render(&nic);
     // 192.0.2.10 lies in 192.0.2.0/25: nft refuses overlapping intervals.
-    assert!(rules.contains(&"ip saddr != { 192.0.2.0/25, 198.51.100.0/24 } drop".into()));
-    let arp = "arp saddr ip != { 0.0.0.0, 192.0.2.0/25, 198.51.100.0/24 } drop";
+    assert!(rules.contains(&"ip: ip saddr != { 192.0.2.0/25, 198.51.100.0/24 } drop".into()));
+    let arp = "arp: arp saddr ip != { 0.0.0.0, 192.0.2.0/25, 198.51.100.0/24 } drop";
     assert!(rules.contains(&arp.into()), "{rules:#?}");
-    let ip6 = "ip6 saddr != { ::, 2001:db8::10, 2001:db8:1::/48, fe80::8:20ff:fe0a:b0c } drop";
+    let ip6 = "ip6: ip6 saddr != { ::, 2001:db8::10, 2001:db8:1::/48, fe80::8:20ff:fe0a:b0c } drop";
     assert!(rules.contains(&ip6.into()), "{rules:#?}");
 }
 
@@ -143,17 +159,17 @@ fn without_ipv4_addresses_all_ipv4_is_dropped() {
     let mut nic = nic();
     nic.ips = cidrs(&["2001:db8::10/64"]);
     let rules = render(&nic);
-    assert!(rules.contains(&"meta protocol ip drop".into()));
-    assert!(rules.contains(&"arp saddr ip != { 0.0.0.0 } drop".into()));
+    assert!(rules.contains(&"ip: meta protocol ip drop".into()));
+    assert!(rules.contains(&"arp: arp saddr ip != { 0.0.0.0 } drop".into()));
 }
 
 #[test]
 fn a_dhcp_nic_keeps_only_the_unspecified_source_for_dhcp_requests() {
     let mut nic = nic();
     nic.dhcp = true;
-    let client = "ip saddr 0.0.0.0 udp sport 68 udp dport 67 return";
-    let rest = "ip saddr 0.0.0.0 drop";
-    let mut expected = full_without(&[FULL[3], FULL[8]]);
+    let client = "ip: ip saddr 0.0.0.0 udp sport 68 udp dport 67 return";
+    let rest = "ip: ip saddr 0.0.0.0 drop";
+    let mut expected = full_without(&[FULL[3], FULL[9]]);
     expected.splice(3..3, [client.to_owned(), rest.to_owned()]);
     assert_eq!(render(&nic), expected);
 }
@@ -162,9 +178,9 @@ fn a_dhcp_nic_keeps_only_the_unspecified_source_for_dhcp_requests() {
 fn addrconf_lets_through_addresses_with_the_mac_interface_id() {
     let mut nic = nic();
     nic.addrconf = true;
-    let slaac = "ip6 saddr & ::ffff:ffff:ffff:ffff == ::8:20ff:fe0a:b0c return";
+    let slaac = "ip6: ip6 saddr & ::ffff:ffff:ffff:ffff == ::8:20ff:fe0a:b0c return";
     let mut expected = full_without(&[]);
-    expected.insert(5, slaac.to_owned());
+    expected.insert(6, slaac.to_owned());
     assert_eq!(render(&nic), expected);
 }
 
@@ -201,7 +217,7 @@ fn a_batch_declares_the_table_then_removes_then_adds() {
     open.protection.mac = false;
     let adds = [("z17_net0".to_owned(), &open)];
     let lines = outline(&batch(&adds, &["z9_net0".into()]));
-    let mut expected = vec![
+    let expected = vec![
         "add table basalt",
         "add map ports",
         "add map local",
@@ -214,18 +230,38 @@ fn a_batch_declares_the_table_then_removes_then_adds() {
         "add chain input",
         "flush chain input",
         "add rule input",
-        "add chain z9_net0",
-        "flush chain z9_net0",
-        "add element ports",
-        "add element local",
-        "delete element ports",
-        "delete element local",
-        "delete chain z9_net0",
-        "add chain z17_net0",
-        "flush chain z17_net0",
     ];
-    expected.extend(["add rule z17_net0"; 7]);
-    expected.extend(["add element ports", "add element local"]);
+    let chains = |port: &str| ["", "_ip", "_ip6", "_arp"].map(|s| format!("{port}{s}"));
+    let declare = |port: &str| {
+        chains(port)
+            .into_iter()
+            .flat_map(|c| [format!("add chain {c}"), format!("flush chain {c}")])
+            .collect::<Vec<_>>()
+    };
+    let mut expected: Vec<String> = expected.into_iter().map(str::to_owned).collect();
+    expected.extend(declare("z9_net0"));
+    expected.extend(
+        [
+            "add element ports",
+            "add element local",
+            "delete element ports",
+            "delete element local",
+        ]
+        .map(str::to_owned),
+    );
+    expected.extend(chains("z9_net0").map(|c| format!("delete chain {c}")));
+    expected.extend(declare("z17_net0"));
+    // Without mac-nospoof: two IPv4 rules, three IPv6, two ARP, and the
+    // port's own restricted rule and protocol jump.
+    for (chain, n) in [
+        ("z17_net0_ip", 2),
+        ("z17_net0_ip6", 3),
+        ("z17_net0_arp", 2),
+        ("z17_net0", 2),
+    ] {
+        expected.extend(std::iter::repeat_n(format!("add rule {chain}"), n));
+    }
+    expected.extend(["add element ports", "add element local"].map(str::to_owned));
     assert_eq!(lines, expected);
 }
 
