@@ -15,17 +15,21 @@
 //!   chain not_for_host
 //!     drop
 //!   chain z17_net0                     one per filtered NIC, named after its
-//!     ... drop rules                   host port; what passes them returns and
-//!                                      is accepted
+//!     ... drop rules                   host port: source MAC, ethertype
+//!     meta protocol vmap { ip : jump z17_net0_ip, ip6 : jump z17_net0_ip6,
+//!                          arp : jump z17_net0_arp }
+//!   chain z17_net0_ip (_ip6, _arp)     that protocol's checks; what passes
+//!     ... drop rules                   returns and is accepted
 //! ```
 //!
 //! A zone's switch is not the host's network: what a zone sends to the
 //! bridge's own address (the host) is dropped at `input`.
 //!
 //! A frame entering a bridge from a NIC's host port is looked up once in
-//! the map and checked in that port's chain; every other frame (from an
-//! uplink, from a port without a chain) meets no rule. A NIC's chain only
-//! drops: the frames it lets through go on to the base chain's policy.
+//! the map and checked in that port's chain, then in its protocol's; every
+//! other frame (from an uplink, from a port without a chain) meets no
+//! rule. A NIC's chains only drop: the frames they let through go on to
+//! the base chain's policy.
 //!
 //! Changes are one nft transaction ([`batch`]), applied whole or not at
 //! all. Every command in it is idempotent: the table, map and base chain
