@@ -271,14 +271,13 @@ impl Node {
     fn chains(&self) -> usize {
         let out = in_net(
             &self.netns.path(),
-            &["nft", "list", "table", "bridge", "basalt"],
+            &["nft", "-j", "list", "chains", "bridge"],
         )
         .output()
         .unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter(|l| l.trim_start().starts_with("chain z"))
-            .count()
+        basalt_net::filter::parse_ports(&String::from_utf8_lossy(&out.stdout))
+            .expect("nft lists chains as JSON")
+            .len()
     }
 
     /// Deletes the anti-spoofing table, every NIC's rules with it.
