@@ -9,6 +9,8 @@
 //! Run as root: `cargo bench -p basalt-cli --bench install`. The image is
 //! built once and cached under the target directory.
 
+mod common;
+
 use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -17,6 +19,8 @@ use std::time::{Duration, Instant};
 
 use flate2::bufread::MultiGzDecoder;
 use sha1::{Digest, Sha1};
+
+use common::{s, target_dir};
 
 const RUNS: usize = 3;
 /// Stop adding files once the compressed image is this large.
@@ -103,17 +107,6 @@ struct Built {
     /// Bytes of file data in the archive.
     data_bytes: u64,
     files: u64,
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_TARGET_TMPDIR"))
-                .parent()
-                .unwrap()
-                .to_owned()
-        })
 }
 
 /// The cached image, built first when missing.
@@ -290,10 +283,6 @@ fn sh(argv: &[&str]) {
 fn median(mut times: Vec<Duration>) -> Duration {
     times.sort();
     times[times.len() / 2]
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 // ---- the comparison

@@ -33,6 +33,8 @@
 //! profile, and the bench runs exactly those). Needs iperf3, nft, tc,
 //! ip and nsenter, and the pool's tools (scripts/install installs them).
 
+mod common;
+
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -47,6 +49,8 @@ use serde_json::{Value, json};
 mod netns;
 use netns::{in_new_netns, new_netns};
 
+use common::{on_path, s, sh, target_dir};
+
 /// iperf3 runs per case.
 const RUNS: usize = 5;
 /// Seconds measured per iperf3 run (after one left out).
@@ -60,11 +64,6 @@ const IMGADM: &str = env!("CARGO_BIN_EXE_imgadm");
 const ZONEADMD: &str = env!("CARGO_BIN_EXE_zoneadmd");
 
 // ---- the host
-
-fn on_path(tool: &str) -> bool {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path).any(|d| d.join(tool).is_file())
-}
 
 /// Stops with a clear message unless this runs as root with every tool
 /// the bench uses.
@@ -96,37 +95,6 @@ fn require_host() {
          iperf3: apt-get install iperf3)",
         missing.join(", ")
     );
-}
-
-/// Runs `argv` to completion; panics with its stderr when it fails.
-fn sh(argv: &[&str]) -> String {
-    let out = Command::new(argv[0])
-        .args(&argv[1..])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", argv[0]));
-    assert!(
-        out.status.success(),
-        "{argv:?}: {}: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_TARGET_TMPDIR"))
-                .parent()
-                .unwrap()
-                .to_owned()
-        })
 }
 
 /// The minimal image's manifest, file and uuid, built once by
@@ -317,15 +285,6 @@ impl Node {
             .collect()
     }
 
-    fn pool_mounted(&self) -> bool {
-        let pool = self.pool();
-        std::fs::read_to_string("/proc/self/mountinfo")
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.split(' ').nth(4))
-            .any(|m| Path::new(m) == pool)
-    }
-
     /// Deletes every zone and unmounts the pool; says what is left.
     fn clean_up(&mut self) -> Vec<String> {
         let mut left = Vec::new();
@@ -340,23 +299,7 @@ impl Node {
                 left.push(format!("zone {uuid}"));
             }
         }
-        for _ in 0..20 {
-            if !self.pool_mounted() {
-                break;
-            }
-            let unmounted = Command::new("umount")
-                .arg(self.pool())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
-            if !unmounted {
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-        if self.pool_mounted() {
-            left.push(format!("{} still mounted", self.pool().display()));
-            let _ = Command::new("umount").arg("-l").arg(self.pool()).status();
-        }
+        left.extend(common::unmount(&self.pool()));
         left
     }
 }

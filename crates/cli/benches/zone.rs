@@ -22,6 +22,8 @@
 //! exactly those (`CARGO_BIN_EXE_*`); `BASALT_ZONEADMD` names another
 //! supervisor build to measure. Needs runc (`apt-get install runc`).
 
+mod common;
+
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -31,6 +33,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+use common::{on_path, s, sh, target_dir};
 
 const RUNS: usize = 15;
 const MINIMAL: &str = "9cde6fa6-f2a5-4d83-b933-d2fa71789f38";
@@ -55,11 +59,6 @@ fn zoneadmd() -> String {
 
 // ---- the host
 
-fn on_path(tool: &str) -> bool {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path).any(|d| d.join(tool).is_file())
-}
-
 /// Stops with a clear message unless this runs as root with runc and the
 /// pool's tools.
 fn require_host() {
@@ -81,37 +80,6 @@ fn require_host() {
         "the zone benchmark needs {} on the PATH (scripts/install installs them)",
         missing.join(", ")
     );
-}
-
-/// Runs `argv` to completion; panics with its stderr when it fails.
-fn sh(argv: &[&str]) -> String {
-    let out = Command::new(argv[0])
-        .args(&argv[1..])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", argv[0]));
-    assert!(
-        out.status.success(),
-        "{argv:?}: {}: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_TARGET_TMPDIR"))
-                .parent()
-                .unwrap()
-                .to_owned()
-        })
 }
 
 /// The minimal image's manifest and file, built once by `images/cached`.
@@ -248,15 +216,6 @@ impl Bench {
             .unwrap_or_else(|| panic!("{}: no supervisor.pid", path.display())) as u32
     }
 
-    fn pool_mounted(&self) -> bool {
-        let pool = self.pool();
-        fs::read_to_string("/proc/self/mountinfo")
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.split(' ').nth(4))
-            .any(|m| Path::new(m) == pool)
-    }
-
     /// Deletes every zone and runc container of this bench, removes the
     /// bundles and unmounts the pool; says what is left.
     fn clean_up(&mut self) -> Vec<String> {
@@ -274,23 +233,7 @@ impl Bench {
         if let Some(runc) = self.runc.take() {
             left.extend(runc.remove());
         }
-        for _ in 0..20 {
-            if !self.pool_mounted() {
-                break;
-            }
-            let unmounted = Command::new("umount")
-                .arg(self.pool())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
-            if !unmounted {
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-        if self.pool_mounted() {
-            left.push(format!("{} still mounted", self.pool().display()));
-            let _ = Command::new("umount").arg("-l").arg(self.pool()).status();
-        }
+        left.extend(common::unmount(&self.pool()));
         left
     }
 }
