@@ -32,12 +32,12 @@
 //! the base chain's policy.
 //!
 //! Changes are one nft transaction ([`batch`]), applied whole or not at
-//! all. Every command in it is idempotent: the table, map and base chain
-//! are (re)declared, a NIC's chain is flushed and refilled (so a live
-//! update never leaves the NIC unfiltered), and a removed port's chain and
-//! map element are first added (a no-op when present) and then deleted, so
-//! removing what is already gone does not fail the transaction and needs
-//! no listing beforehand.
+//! all. Every command in it is idempotent: the table, maps and base
+//! chains are (re)declared, a NIC's chains are flushed and refilled (so a
+//! live update never leaves the NIC unfiltered), and a removed port's
+//! chains and map elements are first added (no-ops when present) and then
+//! deleted, so removing what is already gone does not fail the transaction
+//! and needs no listing beforehand.
 //!
 //! The rules are built with the `nftables` crate's schema and sent to the
 //! `nft` program's JSON interface ([`Nft`]); nft is run directly rather
@@ -52,8 +52,8 @@ use std::process::{self, ExitStatus, Stdio};
 use basalt_model::ids::Mac;
 use basalt_model::ip::Cidr;
 use nftables::expr::{
-    BinaryOperation, Expression, Meta, MetaKey, NamedExpression, Payload, PayloadField, Prefix,
-    SetItem, Verdict,
+    BinaryOperation, Expression, Meta, MetaKey, NamedExpression, Payload, PayloadBase,
+    PayloadField, PayloadRaw, Prefix, SetItem, Verdict,
 };
 use nftables::schema::{Chain, Element, FlushObject, NfCmd, NfListObject, NfObject, Rule, Table};
 use nftables::stmt::{JumpTarget, Match, Operator, Statement, VerdictMap};
@@ -92,8 +92,8 @@ type Expr = Expression<'static>;
 ///
 /// - `mac` (mac-nospoof): source MAC other than the NIC's dropped.
 /// - `restricted`: ethertypes other than IPv4, IPv6 and ARP dropped;
-///   else, when ARP is checked, VLAN-tagged frames are dropped, as a tag
-///   would hide an ARP packet from the checks.
+///   else, when any other check applies, VLAN-tagged frames are dropped,
+///   as a tag would hide the frame from its protocol's checks.
 /// - `blocked_outgoing_ports` (always): TCP and UDP to those ports dropped.
 /// - `dhcp` (dhcp-nospoof): IPv4 UDP from port 67 and IPv6 UDP from port
 ///   547 (DHCP servers) dropped.
@@ -127,11 +127,6 @@ pub fn nic_chains(nic: &Nic) -> NicChains {
         chains
             .main
             .push(drops([ne(field("ether", "type"), set(types))]));
-    } else if checks_arp {
-        let tags = ["8021q", "8021ad"].map(text);
-        chains
-            .main
-            .push(drops([eq(field("ether", "type"), set(tags))]));
     }
     if let Some(rule) = blocked_ports_rule(&nic.blocked_outgoing_ports) {
         chains.ip.push(rule.clone());
@@ -149,6 +144,18 @@ pub fn nic_chains(nic: &Nic) -> NicChains {
         chains
             .arp
             .extend(arp_rules(nic.mac, arp_mac, arp_ip.as_deref()));
+    }
+    if !p.restricted && chains.by_protocol().iter().any(|r| !r.is_empty()) {
+        // A frame still tagged when it reaches the filter (tagged twice,
+        // or a tag the kernel left in the frame) would meet none of its
+        // protocol's checks: it is dropped, unless every ethertype is.
+        let tags = ["8021q", "8021ad"].map(text);
+        chains
+            .main
+            .push(drops([eq(field("ether", "type"), set(tags.clone()))]));
+        chains
+            .main
+            .push(drops([eq(meta(MetaKey::Protocol), set(tags))]));
     }
     chains
 }
@@ -249,10 +256,20 @@ fn ipv4_rules(nic: &Nic, sources: Option<&[Cidr]>) -> Vec<Stmts> {
 /// The IPv6 source check, with the SLAAC shortcut under `addrconf`.
 fn ipv6_rules(nic: &Nic) -> Vec<Stmts> {
     let saddr = || field("ip6", "saddr");
-    // Router advertisements and redirects are a router's to send: a zone
-    // that may not spoof addresses may not pose as its network's router.
-    let router = set(["nd-router-advert", "nd-redirect"].map(text));
-    let mut rules = vec![drops([eq(field("icmpv6", "type"), router)])];
+    // Router advertisements (134) and redirects (137) are a router's to
+    // send: a zone that may not spoof addresses may not pose as its
+    // network's router. Matched on the transport header's first byte, as
+    // `icmpv6 type` would also require an untagged frame's ethertype.
+    let icmp_type = Expression::Named(NamedExpression::Payload(Payload::PayloadRaw(PayloadRaw {
+        base: PayloadBase::TH,
+        offset: 0,
+        len: 8,
+    })));
+    let router = set([134, 137].map(Expression::Number));
+    let mut rules = vec![drops([
+        eq(meta(MetaKey::L4proto), text("ipv6-icmp")),
+        eq(icmp_type, router),
+    ])];
     if nic.addrconf {
         let low64 = Ipv6Addr::from(u128::from(u64::MAX));
         let iid = Ipv6Addr::from(u128::from(interface_id(nic.mac)));

@@ -503,14 +503,27 @@ impl Node {
         self.update_locked(&id, lock, stored, payload)
     }
 
-    /// Applies an update payload if the instance's lock is free at once;
-    /// `None` when another process holds it. For the metadata server, which
-    /// must never wait behind a vmadm that waits for the zone's supervisor.
-    pub fn try_update(
+    /// Applies a metadata update (`set_`/`remove_` of `customer_metadata`
+    /// or `internal_metadata`, nothing else) if the instance's lock is free
+    /// at once; `None` when another process holds it. For the metadata
+    /// server, which must never wait behind a vmadm that waits for the
+    /// zone's supervisor.
+    pub fn try_update_metadata(
         &self,
         uuid: &str,
         payload: Map<String, Value>,
     ) -> Result<Option<Updated>, NodeError> {
+        const KEYS: [&str; 4] = [
+            "set_customer_metadata",
+            "remove_customer_metadata",
+            "set_internal_metadata",
+            "remove_internal_metadata",
+        ];
+        if let Some(key) = payload.keys().find(|k| !KEYS.contains(&k.as_str())) {
+            return Err(NodeError::Lifecycle(format!(
+                "{key} is not metadata: a metadata update cannot change it"
+            )));
+        }
         let id = parse_uuid(uuid)?;
         let Some(lock) = self.store.try_lock(&id)? else {
             return Ok(None);

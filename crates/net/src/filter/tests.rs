@@ -69,6 +69,9 @@ fn expr(v: &Value) -> String {
         return v.as_str().map_or_else(|| v.to_string(), str::to_owned);
     };
     match kind.as_str() {
+        "payload" if b.get("base").is_some() => {
+            format!("@{},{},{}", expr(&b["base"]), b["offset"], b["len"])
+        }
         "payload" => format!("{} {}", expr(&b["protocol"]), expr(&b["field"])),
         "meta" => format!("meta {}", expr(&b["key"])),
         "set" => format!("{{ {} }}", join(b, ", ")),
@@ -85,7 +88,7 @@ const FULL: [&str; 10] = [
     "ip: udp sport 67 drop",
     "ip: ip saddr != { 192.0.2.10 } drop",
     "ip6: udp sport 547 drop",
-    "ip6: icmpv6 type { nd-router-advert, nd-redirect } drop",
+    "ip6: meta l4proto ipv6-icmp @th,0,8 { 134, 137 } drop",
     "ip6: ip6 saddr != { ::, 2001:db8::10, fe80::8:20ff:fe0a:b0c } drop",
     "arp: arp htype . arp ptype . arp hlen . arp plen != { 1 . ip . 6 . 4 } drop",
     "arp: arp saddr ether != 02:08:20:0a:0b:0c drop",
@@ -120,6 +123,7 @@ fn each_allow_removes_only_its_own_rules() {
     );
     let mut unrestricted = FULL.map(str::to_owned).to_vec();
     unrestricted[1] = "main: ether type { 8021q, 8021ad } drop".into();
+    unrestricted.insert(2, "main: meta protocol { 8021q, 8021ad } drop".into());
     assert_eq!(with(|p| p.restricted = false), unrestricted);
 }
 
@@ -135,9 +139,15 @@ fn without_protections_only_blocked_ports_are_dropped() {
     assert!(render(&nic).is_empty());
     nic.blocked_outgoing_ports = vec![587, 25, 25];
     let ports = "meta l4proto { tcp, udp } th dport { 25, 587 } drop";
+    // Still-tagged frames are dropped: their ports could not be checked.
     assert_eq!(
         render(&nic),
-        [format!("ip: {ports}"), format!("ip6: {ports}")]
+        [
+            "main: ether type { 8021q, 8021ad } drop".to_owned(),
+            "main: meta protocol { 8021q, 8021ad } drop".to_owned(),
+            format!("ip: {ports}"),
+            format!("ip6: {ports}")
+        ]
     );
 }
 

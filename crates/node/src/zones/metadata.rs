@@ -69,7 +69,7 @@ impl<'a> NodeBackend<'a> {
         let payload = payload.as_object().cloned().unwrap_or_default();
         // Never waiting for the lock: a vmadm holding it may be waiting for
         // this very supervisor, whose one thread must stay free.
-        match self.node.try_update(self.uuid.as_str(), payload) {
+        match self.node.try_update_metadata(self.uuid.as_str(), payload) {
             Ok(Some(_)) => Ok(()),
             Ok(None) => Err(Failure::Failed(
                 "the instance is busy; try again".to_owned(),

@@ -46,7 +46,7 @@ use crate::paths::Paths;
 use crate::store::Store;
 
 /// The supervisor's network helper (`zonenet plumb <uuid> <init pid>`,
-/// `zonenet unplumb <index>`), found beside the supervisor's binary.
+/// `zonenet unplumb <index>`), installed beside the supervisor's binary.
 pub const NET_HELPER: &str = "zonenet";
 
 /// The supervisor's network work, done by a short-lived helper process:
@@ -61,23 +61,30 @@ struct NetHelper<'a> {
 
 impl NetHelper<'_> {
     fn run(&self, args: &[&str]) -> Result<(), String> {
-        let beside = self.exe.with_file_name(NET_HELPER);
-        let helper = if beside.exists() {
-            beside
-        } else {
-            PathBuf::from(NET_HELPER)
-        };
+        // Only the helper installed with this supervisor: never another
+        // found on the PATH.
+        let helper = self.exe.with_file_name(NET_HELPER);
         let out = std::process::Command::new(&helper)
             .args(args)
             .env(crate::paths::ROOT_ENV, self.paths.root())
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .output()
-            .map_err(|e| format!("cannot run {}: {e}", helper.display()))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+            .map_err(|e| {
+                format!(
+                    "cannot run the network helper {} (installed beside zoneadmd): {e}",
+                    helper.display()
+                )
+            })?;
+        let said = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+        match (out.status.success(), said.is_empty()) {
+            (true, _) => Ok(()),
+            (false, false) => Err(said),
+            (false, true) => Err(format!(
+                "the network helper {} failed: {}",
+                helper.display(),
+                out.status
+            )),
         }
     }
 }
