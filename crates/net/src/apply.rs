@@ -8,9 +8,11 @@
 
 use std::os::fd::BorrowedFd;
 
+use nix::errno::Errno;
+
 use crate::filter::{self, FilterError};
 use crate::names;
-use crate::netlink::{Link, Netlink, NetlinkError};
+use crate::netlink::{Link, Netlink, NetlinkError, already};
 use crate::plan::{Bridge, Plan, Shaping};
 use crate::shape::{self, ShapeError};
 
@@ -44,10 +46,6 @@ pub enum ApplyError {
     /// A nic tag's switch is named like a host link that is no bridge.
     #[error("{0} is a link of the host's, not a bridge: rename the nic tag")]
     NotABridge(String),
-}
-
-fn errno_is(e: &NetlinkError, errno: nix::errno::Errno) -> bool {
-    e.errno() == Some(errno as i32)
 }
 
 fn need(nl: &mut Netlink, name: &str) -> Result<Link, ApplyError> {
@@ -128,10 +126,7 @@ fn apply_in_zone(plan: &Plan, zone: &mut Netlink) -> Result<(), ApplyError> {
     }
     for (interface, cidr) in &plan.add_addresses {
         let link = need(zone, interface)?;
-        match zone.add_address(link.index, *cidr) {
-            Err(e) if errno_is(&e, nix::errno::Errno::EEXIST) => {}
-            r => r?,
-        }
+        already(zone.add_address(link.index, *cidr), Errno::EEXIST)?;
     }
     for route in &plan.remove_routes {
         let index = match &route.interface {
@@ -145,10 +140,10 @@ fn apply_in_zone(plan: &Plan, zone: &mut Netlink) -> Result<(), ApplyError> {
             Some(i) => Some(need(zone, i)?.index),
             None => None,
         };
-        match zone.add_route(route.cidr(), route.gateway, index) {
-            Err(e) if errno_is(&e, nix::errno::Errno::EEXIST) => {}
-            r => r?,
-        }
+        already(
+            zone.add_route(route.cidr(), route.gateway, index),
+            Errno::EEXIST,
+        )?;
     }
     Ok(())
 }
@@ -161,11 +156,8 @@ fn ensure_bridge(host: &mut Netlink, bridge: &Bridge) -> Result<(), ApplyError> 
             return Err(ApplyError::NotABridge(bridge.name.clone()));
         }
         None => {
-            match host.add_bridge(&bridge.name, bridge.mtu) {
-                // Another instance's boot made it meanwhile.
-                Err(e) if errno_is(&e, nix::errno::Errno::EEXIST) => {}
-                r => r?,
-            }
+            // Another instance's boot made it meanwhile.
+            already(host.add_bridge(&bridge.name, bridge.mtu), Errno::EEXIST)?;
             switch_only(&bridge.name)?;
             need(host, &bridge.name)?
         }
@@ -177,11 +169,8 @@ fn ensure_bridge(host: &mut Netlink, bridge: &Bridge) -> Result<(), ApplyError> 
             Some((vlan_id, name)) => match host.link(name)? {
                 Some(l) => l,
                 None => {
-                    match host.add_vlan(name, physical.index, *vlan_id) {
-                        // Another instance's boot made it meanwhile.
-                        Err(e) if errno_is(&e, nix::errno::Errno::EEXIST) => {}
-                        r => r?,
-                    }
+                    // Another instance's boot made it meanwhile.
+                    already(host.add_vlan(name, physical.index, *vlan_id), Errno::EEXIST)?;
                     host.set_up(physical.index)?;
                     need(host, name)?
                 }

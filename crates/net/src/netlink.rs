@@ -26,6 +26,7 @@ use netlink_packet_route::route::{
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
+use nix::errno::Errno;
 
 /// A netlink request the kernel refused, or a socket that failed.
 #[derive(Debug, thiserror::Error)]
@@ -119,22 +120,7 @@ impl Netlink {
     /// Opens a connection in the network namespace `netns` (a namespace
     /// file descriptor, `/proc/<pid>/ns/net`).
     pub fn open_in(netns: BorrowedFd<'_>) -> Result<Self, NetlinkError> {
-        let ns = netns
-            .try_clone_to_owned()
-            .map_err(socket_err("duplicate the namespace descriptor"))?;
-        std::thread::scope(|s| {
-            s.spawn(move || {
-                nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET)
-                    .map_err(|e| socket_err("enter the network namespace")(e.into()))?;
-                Self::open()
-            })
-            .join()
-            .unwrap_or_else(|_| {
-                Err(socket_err("enter the network namespace")(io::Error::other(
-                    "the thread panicked",
-                )))
-            })
-        })
+        in_netns(netns, Self::open)
     }
 
     /// Sends one request and collects what the kernel answers until its
@@ -225,7 +211,7 @@ impl Netlink {
                 RouteNetlinkMessage::NewLink(l) => Some(link_of(l)),
                 _ => None,
             })),
-            Err(e) if e.errno() == Some(libc_enodev()) => Ok(None),
+            Err(e) if e.errno() == Some(Errno::ENODEV as i32) => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -323,21 +309,12 @@ impl Netlink {
         self.set_link(msg, &|| format!("bring link {index} up"))
     }
 
-    /// Sets a link's MTU.
-    pub fn set_mtu(&mut self, index: u32, mtu: u32) -> Result<(), NetlinkError> {
-        let mut msg = indexed(index);
-        msg.attributes.push(LinkAttribute::Mtu(mtu));
-        self.set_link(msg, &|| format!("set the MTU of link {index} to {mtu}"))
-    }
-
     /// Deletes a link; a link already gone is not an error.
     pub fn delete_link(&mut self, index: u32) -> Result<(), NetlinkError> {
-        match self.request(RouteNetlinkMessage::DelLink(indexed(index)), 0, &|| {
+        let deleted = self.request(RouteNetlinkMessage::DelLink(indexed(index)), 0, &|| {
             format!("delete link {index}")
-        }) {
-            Err(e) if e.errno() == Some(libc_enodev()) => Ok(()),
-            r => r.map(drop),
-        }
+        });
+        already(deleted.map(drop), Errno::ENODEV)
     }
 
     /// Every address of the namespace.
@@ -371,14 +348,12 @@ impl Netlink {
 
     /// Removes an address from a link; one already gone is not an error.
     pub fn delete_address(&mut self, index: u32, cidr: Cidr) -> Result<(), NetlinkError> {
-        match self.request(
+        let removed = self.request(
             RouteNetlinkMessage::DelAddress(address_message(index, cidr)),
             0,
             &|| format!("remove address {}/{}", cidr.addr, cidr.prefix),
-        ) {
-            Err(e) if e.errno() == Some(libc_eaddrnotavail()) => Ok(()),
-            r => r.map(drop),
-        }
+        );
+        already(removed.map(drop), Errno::EADDRNOTAVAIL)
     }
 
     /// Adds a route to `destination` through `gateway` or straight out of
@@ -406,12 +381,10 @@ impl Netlink {
         index: Option<u32>,
     ) -> Result<(), NetlinkError> {
         let msg = route_message(destination, gateway, index);
-        match self.request(RouteNetlinkMessage::DelRoute(msg), 0, &|| {
+        let removed = self.request(RouteNetlinkMessage::DelRoute(msg), 0, &|| {
             route_words("remove", destination, gateway)
-        }) {
-            Err(e) if e.errno() == Some(libc_esrch()) => Ok(()),
-            r => r.map(drop),
-        }
+        });
+        already(removed.map(drop), Errno::ESRCH)
     }
 }
 
@@ -425,36 +398,42 @@ impl AsFd for Netlink {
 /// (a reused pid cannot lead elsewhere): a short-lived thread enters it
 /// and opens its own namespace file.
 pub fn netns_of_pidfd(pidfd: BorrowedFd<'_>) -> Result<OwnedFd, NetlinkError> {
-    let pidfd = pidfd
-        .try_clone_to_owned()
-        .map_err(socket_err("duplicate the pidfd"))?;
-    std::thread::scope(|s| {
-        s.spawn(move || -> Result<OwnedFd, NetlinkError> {
-            nix::sched::setns(&pidfd, nix::sched::CloneFlags::CLONE_NEWNET)
-                .map_err(|e| socket_err("enter the zone's network namespace")(e.into()))?;
-            std::fs::File::open("/proc/thread-self/ns/net")
-                .map(OwnedFd::from)
-                .map_err(socket_err("open the zone's network namespace"))
-        })
-        .join()
-        .unwrap_or_else(|_| {
-            Err(socket_err("enter the zone's network namespace")(
-                io::Error::other("the thread panicked"),
-            ))
-        })
+    in_netns(pidfd, || {
+        std::fs::File::open("/proc/thread-self/ns/net")
+            .map(OwnedFd::from)
+            .map_err(socket_err("open the zone's network namespace"))
     })
 }
 
-fn libc_enodev() -> i32 {
-    nix::errno::Errno::ENODEV as i32
+/// Runs `f` on a short-lived thread that has entered the network
+/// namespace of `ns` (a namespace file or a pidfd); the caller's thread
+/// keeps its own.
+fn in_netns<T: Send>(
+    ns: BorrowedFd<'_>,
+    f: impl FnOnce() -> Result<T, NetlinkError> + Send,
+) -> Result<T, NetlinkError> {
+    let ns = ns
+        .try_clone_to_owned()
+        .map_err(socket_err("duplicate the namespace descriptor"))?;
+    let entered = || socket_err("enter the network namespace");
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET)
+                .map_err(|e| entered()(e.into()))?;
+            f()
+        })
+        .join()
+        .unwrap_or_else(|_| Err(entered()(io::Error::other("the thread panicked"))))
+    })
 }
 
-fn libc_eaddrnotavail() -> i32 {
-    nix::errno::Errno::EADDRNOTAVAIL as i32
-}
-
-fn libc_esrch() -> i32 {
-    nix::errno::Errno::ESRCH as i32
+/// `result`, with the kernel's refusal `errno` taken as success: what was
+/// asked for is already so (made by someone else, or already gone).
+pub fn already(result: Result<(), NetlinkError>, errno: Errno) -> Result<(), NetlinkError> {
+    match result {
+        Err(e) if e.errno() == Some(errno as i32) => Ok(()),
+        r => r,
+    }
 }
 
 fn named(name: &str) -> LinkMessage {

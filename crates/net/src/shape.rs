@@ -31,30 +31,22 @@ fn burst_bytes(mbit: u32) -> u64 {
     per_10ms.max(16 * 1024)
 }
 
+fn words(w: &[&str]) -> Vec<String> {
+    w.iter().map(|s| (*s).to_owned()).collect()
+}
+
 fn tbf(dev: &str, mbit: u32) -> Vec<String> {
-    [
-        "qdisc",
-        "replace",
-        "dev",
-        dev,
-        "root",
-        "tbf",
-        "rate",
-        &format!("{mbit}mbit"),
-        "burst",
-        &burst_bytes(mbit).to_string(),
-        "latency",
+    let (rate, burst) = (format!("{mbit}mbit"), burst_bytes(mbit).to_string());
+    words(&[
+        "qdisc", "replace", "dev", dev, "root", "tbf", "rate", &rate, "burst", &burst, "latency",
         "50ms",
-    ]
-    .map(str::to_owned)
-    .to_vec()
+    ])
 }
 
 /// The commands that cap `port` (and its shaping device `shaper`, which
 /// must exist) at `mbit` Mbit/s in both directions. Each replaces what
 /// was there, so applying a new cap over an old one is the same list.
 pub fn cap(port: &str, shaper: &str, mbit: u32) -> Vec<Vec<String>> {
-    let words = |w: &[&str]| w.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
     vec![
         tbf(port, mbit),
         tbf(shaper, mbit),
@@ -73,7 +65,6 @@ pub fn cap(port: &str, shaper: &str, mbit: u32) -> Vec<Vec<String>> {
 /// deleted by the caller). Removing what is not there fails in tc; the
 /// caller ignores those failures.
 pub fn uncap(port: &str) -> Vec<Vec<String>> {
-    let words = |w: &[&str]| w.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
     vec![
         words(&["qdisc", "del", "dev", port, "root"]),
         words(&["qdisc", "del", "dev", port, "ingress"]),
