@@ -21,8 +21,10 @@
 #![forbid(unsafe_code)]
 
 pub mod archive;
+pub mod diff;
 pub mod extract;
 pub mod file;
 pub mod manifest;
+pub mod oci;
 
 pub use manifest::{Manifest, ManifestError};

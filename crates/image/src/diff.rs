@@ -1,0 +1,1 @@
+//! The difference between two trees as a layer.

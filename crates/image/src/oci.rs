@@ -1,0 +1,1 @@
+//! OCI image layouts and `docker save` archives, read as an image.

@@ -1,0 +1,3 @@
+//! IMGAPI over HTTP.
+
+#![forbid(unsafe_code)]
