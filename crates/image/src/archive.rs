@@ -9,17 +9,22 @@
 //! byte order so that the same tree gives the same archive. Sockets cannot
 //! be archived and are skipped (counted in the summary). The first entry is
 //! `./`, carrying the top directory's own metadata.
+//!
+//! The walk and the writing of one entry are shared with [`crate::diff`],
+//! whose layers are tar streams of this same format.
 
 use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, Metadata};
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{Mode, OFlags, major, minor};
+use rustix::fs::{Dir, Mode, OFlags, major, minor};
 use tar::{Builder, EntryType, Header};
 
+use crate::diff::WHITEOUT_PREFIX;
 use crate::extract::XATTR_PREFIX;
 
 /// What an archive holds.
@@ -62,66 +67,135 @@ pub enum ArchiveError {
         #[source]
         source: io::Error,
     },
+    /// A file a layer must carry has a name that would read as a removal
+    /// (`.wh.*`).
+    #[error("refused to add {} to a layer: names beginning with .wh. mark removals", .path.display())]
+    Reserved {
+        /// The file.
+        path: PathBuf,
+    },
 }
 
 /// Writes the tree under `dir` to `out` as a tar stream; returns the
 /// writer and what was written.
 pub fn archive<W: Write>(dir: &Path, out: W) -> Result<(W, ArchiveSummary), ArchiveError> {
-    let mut a = Archiver {
-        builder: Builder::new(out),
-        links: HashMap::new(),
-        summary: ArchiveSummary::default(),
-    };
-    let meta = fs::symlink_metadata(dir).map_err(read_err(dir, "read the metadata of"))?;
-    a.add(Path::new("./"), dir, &meta)?;
-    a.walk(dir, Path::new(""))?;
-    let out = a
-        .builder
-        .into_inner()
-        .map_err(|source| ArchiveError::Write {
-            path: dir.to_owned(),
-            source,
-        })?;
-    Ok((out, a.summary))
+    let mut w = Writer::new(out);
+    let meta = lstat(dir)?;
+    w.add(Path::new("./"), dir, &meta)?;
+    w.add_tree(dir, &meta, Path::new(""))?;
+    w.finish(dir)
 }
 
-fn read_err(path: &Path, op: &'static str) -> impl FnOnce(io::Error) -> ArchiveError {
+pub(crate) fn read_err(path: &Path, op: &'static str) -> impl FnOnce(io::Error) -> ArchiveError {
     let path = path.to_owned();
     move |source| ArchiveError::Read { path, op, source }
 }
 
-struct Archiver<W: Write> {
+/// A path's metadata, not following a link.
+pub(crate) fn lstat(path: &Path) -> Result<Metadata, ArchiveError> {
+    fs::symlink_metadata(path).map_err(read_err(path, "read the metadata of"))
+}
+
+/// The names in the directory `dir`, in byte order. The directory is
+/// opened without following a link and must be the inode `meta` lists.
+pub(crate) fn list(dir: &Path, meta: &Metadata) -> Result<Vec<OsString>, ArchiveError> {
+    let file = open_same(dir, meta, OFlags::DIRECTORY)?;
+    let entries = Dir::new(file).map_err(|e| read_err(dir, "list")(e.into()))?;
+    let mut names = Vec::new();
+    for e in entries {
+        let e = e.map_err(|e| read_err(dir, "list")(e.into()))?;
+        let name = e.file_name().to_bytes();
+        if name != b"." && name != b".." {
+            names.push(OsStr::from_bytes(name).to_owned());
+        }
+    }
+    names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    Ok(names)
+}
+
+/// Writes entries in the one format archives and layers share: PAX
+/// extended attributes, numeric owners, hard links to the first path
+/// written of an inode.
+pub(crate) struct Writer<W: Write> {
     builder: Builder<W>,
-    /// First path seen of each multiply linked inode.
+    /// First path written of each multiply linked inode.
     links: HashMap<(u64, u64), PathBuf>,
+    /// Whether names beginning with `.wh.` are refused, as in a layer.
+    layer: bool,
     summary: ArchiveSummary,
 }
 
-impl<W: Write> Archiver<W> {
-    fn walk(&mut self, dir: &Path, rel: &Path) -> Result<(), ArchiveError> {
-        let mut names = Vec::new();
-        for e in fs::read_dir(dir).map_err(read_err(dir, "list"))? {
-            names.push(e.map_err(read_err(dir, "list"))?.file_name());
+impl<W: Write> Writer<W> {
+    pub(crate) fn new(out: W) -> Self {
+        Writer {
+            builder: Builder::new(out),
+            links: HashMap::new(),
+            layer: false,
+            summary: ArchiveSummary::default(),
         }
-        names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-        for name in names {
+    }
+
+    /// A writer for a layer, where a file named `.wh.*` would read as a
+    /// removal and is refused.
+    pub(crate) fn for_layer(out: W) -> Self {
+        Writer {
+            layer: true,
+            ..Writer::new(out)
+        }
+    }
+
+    /// Ends the stream; `top` names it in an error.
+    pub(crate) fn finish(self, top: &Path) -> Result<(W, ArchiveSummary), ArchiveError> {
+        let out = self
+            .builder
+            .into_inner()
+            .map_err(|source| ArchiveError::Write {
+                path: top.to_owned(),
+                source,
+            })?;
+        Ok((out, self.summary))
+    }
+
+    /// Adds everything beneath the directory `dir` (listed as `meta`),
+    /// named under `rel`, but not `dir` itself.
+    pub(crate) fn add_tree(
+        &mut self,
+        dir: &Path,
+        meta: &Metadata,
+        rel: &Path,
+    ) -> Result<(), ArchiveError> {
+        for name in list(dir, meta)? {
             let path = dir.join(&name);
             let rel = rel.join(&name);
-            let meta =
-                fs::symlink_metadata(&path).map_err(read_err(&path, "read the metadata of"))?;
+            let meta = lstat(&path)?;
             self.add(&rel, &path, &meta)?;
             if meta.is_dir() {
-                self.walk(&path, &rel)?;
+                self.add_tree(&path, &meta, &rel)?;
             }
         }
         Ok(())
     }
 
-    fn add(&mut self, rel: &Path, path: &Path, meta: &Metadata) -> Result<(), ArchiveError> {
+    /// Adds the file at `path` (listed as `meta`) as `rel`; a socket is
+    /// skipped and counted.
+    pub(crate) fn add(
+        &mut self,
+        rel: &Path,
+        path: &Path,
+        meta: &Metadata,
+    ) -> Result<(), ArchiveError> {
         let ft = meta.file_type();
         if ft.is_socket() {
             self.summary.skipped_sockets += 1;
             return Ok(());
+        }
+        let reserved = rel
+            .file_name()
+            .is_some_and(|n| n.as_bytes().starts_with(WHITEOUT_PREFIX.as_bytes()));
+        if self.layer && reserved {
+            return Err(ArchiveError::Reserved {
+                path: path.to_owned(),
+            });
         }
         let xattrs = xattrs(path)?;
         let pax = xattrs
@@ -154,6 +228,25 @@ impl<W: Write> Archiver<W> {
         Ok(())
     }
 
+    /// Adds an empty regular file `rel` owned by root, mode 0600, time 0,
+    /// that stands for no file of the tree (a layer's whiteout); it is not
+    /// counted.
+    pub(crate) fn add_marker(&mut self, rel: &Path) -> Result<(), ArchiveError> {
+        let mut h = Header::new_gnu();
+        h.set_entry_type(EntryType::Regular);
+        h.set_mode(0o600);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        h.set_size(0);
+        self.builder
+            .append_data(&mut h, rel, io::empty())
+            .map_err(|source| ArchiveError::Write {
+                path: rel.to_owned(),
+                source,
+            })
+    }
+
     /// Appends one entry that is not a hard link. The outer error is about
     /// reading the tree, the inner one about writing the archive.
     fn append(
@@ -165,7 +258,7 @@ impl<W: Write> Archiver<W> {
     ) -> Result<io::Result<()>, ArchiveError> {
         let ft = meta.file_type();
         Ok(if ft.is_file() {
-            let file = open_same(path, meta)?;
+            let file = open_same(path, meta, OFlags::empty())?;
             h.set_entry_type(EntryType::Regular);
             h.set_size(meta.len());
             self.summary.bytes += meta.len();
@@ -207,17 +300,19 @@ fn header(meta: &Metadata) -> Header {
     h
 }
 
-/// Opens a regular file without following a link, and checks it is the
-/// inode that was listed.
-fn open_same(path: &Path, meta: &Metadata) -> Result<File, ArchiveError> {
-    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY;
+/// Opens `path` read-only with `flags` added, without following a link,
+/// and checks it is the inode `meta` lists (of the same size, if a regular
+/// file).
+pub(crate) fn open_same(path: &Path, meta: &Metadata, flags: OFlags) -> Result<File, ArchiveError> {
+    let flags = flags | OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY;
     let fd = rustix::fs::open(path, flags, Mode::empty())
         .map_err(|e| read_err(path, "open")(e.into()))?;
     let file = File::from(fd);
     let now = file
         .metadata()
         .map_err(read_err(path, "read the metadata of"))?;
-    if (now.dev(), now.ino(), now.len()) != (meta.dev(), meta.ino(), meta.len()) {
+    let size = |m: &Metadata| m.is_file().then_some(m.len());
+    if (now.dev(), now.ino(), size(&now)) != (meta.dev(), meta.ino(), size(meta)) {
         return Err(ArchiveError::Changed {
             path: path.to_owned(),
         });
@@ -226,7 +321,7 @@ fn open_same(path: &Path, meta: &Metadata) -> Result<File, ArchiveError> {
 }
 
 /// A path's extended attributes (not following a link), by name.
-fn xattrs(path: &Path) -> Result<Vec<(String, Vec<u8>)>, ArchiveError> {
+pub(crate) fn xattrs(path: &Path) -> Result<Vec<(String, Vec<u8>)>, ArchiveError> {
     let list = grow(|buf| rustix::fs::llistxattr(path, buf))
         .map_err(|e| read_err(path, "list the extended attributes of")(e.into()))?;
     let mut out = Vec::new();

@@ -10,8 +10,13 @@
 //! - [`extract`]: unpacking a tar stream into a directory it is given, so
 //!   that nothing is ever written outside that directory whatever the
 //!   archive says, keeping owners, modes, links, devices, times and extended
-//!   attributes (file capabilities included);
-//! - [`archive`]: the inverse, a directory tree written as such a tar stream.
+//!   attributes (file capabilities included), or applying such a stream
+//!   as a layer over an existing tree, with OCI whiteouts;
+//! - [`archive`]: the inverse, a directory tree written as such a tar stream;
+//! - [`oci`]: OCI image layouts and `docker save` archives, read from a
+//!   directory or a tar file without unpacking it, every blob checked
+//!   against its digest, and applied layer by layer (whiteouts included)
+//!   as one root file system.
 //!
 //! It must never touch the pool, datasets or instances: it does not create,
 //! snapshot or remove the directory it extracts into, and knows nothing of

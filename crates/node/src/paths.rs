@@ -88,6 +88,24 @@ impl Paths {
         self.imgadm().join("images")
     }
 
+    /// `/var/imgadm/files`: the file of each installed image, kept so that
+    /// the node can serve it to other nodes (`<uuid>.file`).
+    pub fn image_files(&self) -> PathBuf {
+        self.imgadm().join("files")
+    }
+
+    /// `/var/imgadm/uploads`: images published to this node, until they
+    /// are activated.
+    pub fn image_uploads(&self) -> PathBuf {
+        self.imgadm().join("uploads")
+    }
+
+    /// `/var/tmp/.imgadm-downloads`: image files being downloaded
+    /// (`<uuid>.file`), where an interrupted download is resumed from.
+    pub fn image_downloads(&self) -> PathBuf {
+        self.under("var/tmp/.imgadm-downloads")
+    }
+
     /// `/var/run/img.<uuid>.import.lock`: serialises installs of one image.
     pub fn image_lock(&self, uuid: &str) -> PathBuf {
         self.under("var/run")

@@ -9,14 +9,16 @@ use basalt_node::images::{ImageStore, InstalledImage};
 use serde_json::{Map, Value, json};
 
 use super::{Failure, Outcome, parse};
+use crate::getopt::Parsed;
 use crate::output::{message, stdout};
 
 const DEFAULT_COLUMNS: &str = "uuid,name,version,os,published";
 const DEFAULT_SORT: &str = "published_at,name";
 
-/// The row of an image: its manifest's fields plus imgadm's extra ones.
-fn row(img: &InstalledImage) -> Map<String, Value> {
-    let mut row = match img.record.manifest.to_value() {
+/// The row of a manifest: its fields plus imgadm's derived ones
+/// (`published`, `published_date`/`pub`, `size`).
+pub(super) fn manifest_row(manifest: Value) -> Map<String, Value> {
+    let mut row = match manifest {
         Value::Object(m) => m,
         _ => Map::new(),
     };
@@ -42,6 +44,12 @@ fn row(img: &InstalledImage) -> Map<String, Value> {
     {
         row.insert("size".into(), size);
     }
+    row
+}
+
+/// The row of an installed image: its manifest's, plus where it lives.
+fn row(img: &InstalledImage) -> Map<String, Value> {
+    let mut row = manifest_row(img.record.manifest.to_value());
     row.insert("clones".into(), json!(img.clones.len()));
     row.insert("zpool".into(), json!(img.record.zpool));
     if let Some(s) = &img.record.source {
@@ -143,9 +151,28 @@ pub fn list(store: &ImageStore, args: &[String]) -> Outcome {
     for b in &broken {
         message(&format!("imgadm list: warning: {b}"));
     }
-    let mut rows: Vec<(Map<String, Value>, &InstalledImage)> = images
+    let entries = images
         .iter()
-        .map(|i| (row(i), i))
+        .map(|i| (row(i), i.record.to_value()))
+        .collect();
+    stdout(&render(entries, &p));
+    if broken.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::Other {
+            code: "InternalError",
+            message: "some image records could not be read (named above)".into(),
+            status: 1,
+        })
+    }
+}
+
+/// Filters (the operands), sorts (`-s`) and renders (`-o`, `-H`, or `-j`
+/// for the entries' JSON) what `list` and `avail` show: each entry is its
+/// row and its JSON.
+pub(super) fn render(entries: Vec<(Map<String, Value>, Value)>, p: &Parsed) -> String {
+    let mut rows: Vec<(Map<String, Value>, Value)> = entries
+        .into_iter()
         .filter(|(r, _)| p.operands.iter().all(|f| matches(r, f)))
         .collect();
     let sort: Vec<(String, bool)> = p
@@ -159,29 +186,19 @@ pub fn list(store: &ImageStore, args: &[String]) -> Outcome {
         .collect();
     rows.sort_by(|a, b| compare(&a.0, &b.0, &sort));
     if p.has('j') {
-        let out: Vec<Value> = rows.iter().map(|(_, i)| i.record.to_value()).collect();
-        stdout(&super::pretty(&Value::Array(out)));
-    } else {
-        let columns: Vec<String> = p
-            .value('o')
-            .unwrap_or(DEFAULT_COLUMNS)
-            .split(',')
-            .map(str::to_owned)
-            .collect();
-        let headers: Vec<String> = columns.iter().map(|c| c.to_uppercase()).collect();
-        let cells: Vec<Vec<String>> = rows
-            .iter()
-            .map(|(r, _)| columns.iter().map(|c| text(lookup(r, c))).collect())
-            .collect();
-        stdout(&table(&headers, &cells, !p.has('H')));
+        let out: Vec<Value> = rows.into_iter().map(|(_, j)| j).collect();
+        return super::pretty(&Value::Array(out));
     }
-    if broken.is_empty() {
-        Ok(())
-    } else {
-        Err(Failure::Other {
-            code: "InternalError",
-            message: "some image records could not be read (named above)".into(),
-            status: 1,
-        })
-    }
+    let columns: Vec<String> = p
+        .value('o')
+        .unwrap_or(DEFAULT_COLUMNS)
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    let headers: Vec<String> = columns.iter().map(|c| c.to_uppercase()).collect();
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|(r, _)| columns.iter().map(|c| text(lookup(r, c))).collect())
+        .collect();
+    table(&headers, &cells, !p.has('H'))
 }

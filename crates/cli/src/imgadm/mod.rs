@@ -4,7 +4,10 @@
 //! follows as the last line of stderr); exit 0 ok, 1 error, 2 usage, 3 image
 //! not installed.
 
+mod create;
 mod list;
+mod remote;
+mod sources;
 
 use std::io::{BufRead, IsTerminal};
 use std::path::Path;
@@ -30,15 +33,22 @@ Options:
                     last line of stderr output.
 
 Commands:
+    sources [-j] [-v] [-a <url> [-t imgapi|docker] [-k] [-f]] [-d <url>] [-e] [-c]
+    avail [-j] [-H] [-o <field>,...] [-s <field>,...] [<field>=<value> ...]
+    show <uuid>
+    import [-P <pool>] [-q] [-S <url>] <uuid>
     install [-P <pool>] [-q] -m <manifest> -f <file>
     list [-j] [-H] [-o <field>,...] [-s <field>,...] [<field>=<value> ...]
     get [-P <pool>] [-r] <uuid>
-    show <uuid>
+    update [-n] [<uuid> ...]
     delete [-P <pool>] <uuid>
     vacuum [-n] [-f]
+    create [-m <manifest>|-] [-o <path>] [-c none|gzip|bzip2|xz|zstd] [-i]
+           [-p <imgapi-url>] [-q] <vm-uuid> [<field>=<value> ...]
+    publish [-q] -m <manifest> -f <file> <imgapi-url>
+    serve [--listen <addr>:<port>] [--allow-publish]
 
-Not available on this node yet: sources, avail, import, update, ancestry,
-create, publish.";
+Not available on this node yet: ancestry.";
 
 /// A failure of an imgadm command.
 enum Failure {
@@ -126,11 +136,17 @@ fn run(cmd: &str, args: &[String]) -> Outcome {
         "install" => install(args),
         "list" => list::list(&store()?, args),
         "get" | "info" => get(args),
-        "show" => show(args),
+        "show" => remote::show(args),
+        "sources" => sources::sources(args),
+        "avail" | "available" => remote::avail(args),
+        "import" => remote::import(args),
+        "update" => remote::update(args),
+        "publish" => remote::publish(args),
+        "serve" => remote::serve(args),
+        "create" => create::create(args),
         "delete" | "destroy" => delete(args),
         "vacuum" => vacuum(args),
-        "sources" | "avail" | "available" | "import" | "update" | "ancestry" | "create"
-        | "publish" => Err(Failure::Other {
+        "ancestry" => Err(Failure::Other {
             code: "NotImplemented",
             message: format!("\"{cmd}\" is not available on this node yet"),
             status: 1,
@@ -222,13 +238,6 @@ fn get(args: &[String]) -> Outcome {
         v["children"] = json!({"snapshots": [snapshot], "clones": img.clones});
     }
     stdout(&pretty(&v));
-    Ok(())
-}
-
-fn show(args: &[String]) -> Outcome {
-    let p = parse(args, "", "")?;
-    let img = store()?.get(p.uuid()?)?;
-    stdout(&pretty(&img.record.manifest.to_value()));
     Ok(())
 }
 

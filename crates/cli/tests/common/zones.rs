@@ -26,7 +26,16 @@ impl Zones {
 
     /// A root whose pool file is `size` (sparse) rather than 1 GiB.
     pub fn with_pool(test: &str, size: &str) -> Zones {
-        let (manifest, file) = minimal_image();
+        let z = Zones::without_image(test, size);
+        z.install(minimal_image());
+        z
+    }
+
+    /// A root like [`Zones::with_pool`]'s where no image is installed yet
+    /// (`image` still names the minimal image, for a node that will
+    /// import it).
+    pub fn without_image(test: &str, size: &str) -> Zones {
+        let (manifest, _) = minimal_image();
         let image =
             serde_json::from_slice::<Value>(&std::fs::read(&manifest).unwrap()).unwrap()["uuid"]
                 .as_str()
@@ -42,7 +51,6 @@ impl Zones {
             format!("pool_file_size={size}\n"),
         )
         .unwrap();
-        z.install((manifest, file));
         z
     }
 
@@ -67,6 +75,10 @@ impl Zones {
     pub fn vmadm_stdin(&self, args: &[&str], stdin: &str) -> Run {
         self.root
             .run_with_input(env!("CARGO_BIN_EXE_vmadm"), args, stdin)
+    }
+
+    pub fn imgadm(&self, args: &[&str]) -> Run {
+        self.root.run(env!("CARGO_BIN_EXE_imgadm"), args)
     }
 
     pub fn zlogin(&self, uuid: &str, command: &str) -> Run {

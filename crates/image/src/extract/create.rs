@@ -23,7 +23,8 @@ pub(super) struct At<'a> {
 impl Extractor {
     /// Runs `make`; if the name is taken, clears it (see [`sys::make_room`])
     /// and runs it again. `None` means an existing directory was kept. A
-    /// directory removed here no longer gets its metadata at the end.
+    /// directory removed here no longer gets its metadata at the end. In a
+    /// layer, a full directory goes too, with all it holds.
     fn with_room<T>(
         &mut self,
         at: &At<'_>,
@@ -36,14 +37,12 @@ impl Extractor {
             Err(Errno::EXIST) => {}
             other => return other.map(Some).map_err(|e| fail(op, e)),
         }
-        match sys::make_room(at.parent, at.leaf, keep_dir).map_err(|e| fail("replace", e))? {
+        let whole_tree = self.layer.is_some();
+        match sys::make_room(at.parent, at.leaf, keep_dir, whole_tree)
+            .map_err(|e| fail("replace", e))?
+        {
             Room::KeptDir => return Ok(None),
-            Room::Cleared { was_dir: true } => {
-                let mut under = at.rel.to_vec();
-                under.push(b'/');
-                self.dirs
-                    .retain(|(p, ..)| p.as_slice() != at.rel && !p.starts_with(&under));
-            }
+            Room::Cleared { was_dir: true } => self.forget(at.rel),
             Room::Cleared { was_dir: false } => {}
         }
         make().map(Some).map_err(|e| fail(op, e))

@@ -27,6 +27,11 @@
 //! capabilities. A directory's metadata is applied after everything else,
 //! so that creating its contents does not change its time.
 //!
+//! [`extract_layer`] applies a stream the same way over a tree that earlier
+//! layers made, with the OCI layout's whiteouts (see the `layer` module):
+//! removal follows the same rules, relative to directories opened beneath
+//! the destination, never through a symbolic link.
+//!
 //! The caller extracts into a fresh directory it made, as root, and
 //! removes that directory if extraction (or the image file's check) fails:
 //! a failed extraction leaves what it had written so far. Nothing is
@@ -34,6 +39,7 @@
 
 mod acl;
 mod create;
+mod layer;
 mod meta;
 mod path;
 mod records;
@@ -73,6 +79,23 @@ pub struct Summary {
     /// ACLs left out because they name users or groups instead of giving
     /// ids (the caller logs a warning).
     pub skipped_acls: u64,
+    /// Whiteouts applied by a layer, plain and opaque, whether or not
+    /// anything was there to remove.
+    pub whiteouts: u64,
+}
+
+impl Summary {
+    /// Adds another extraction's counts (a layer's to an image's).
+    pub fn add(&mut self, other: &Summary) {
+        self.files += other.files;
+        self.dirs += other.dirs;
+        self.symlinks += other.symlinks;
+        self.hard_links += other.hard_links;
+        self.nodes += other.nodes;
+        self.bytes += other.bytes;
+        self.skipped_acls += other.skipped_acls;
+        self.whiteouts += other.whiteouts;
+    }
 }
 
 /// Why an extraction stopped. Each error about an entry names it as the
@@ -144,6 +167,21 @@ fn after_entry(after: &Option<String>) -> String {
 
 /// Unpacks the tar stream `archive` into the existing directory `dest`.
 pub fn extract<R: Read>(archive: R, dest: &Path) -> Result<Summary, ExtractError> {
+    run(archive, dest, false)
+}
+
+/// Applies the tar stream `archive` as a layer over the tree in `dest`:
+/// as [`extract`], but a `.wh.<name>` entry removes `<name>` instead of
+/// being written, `.wh..wh..opq` removes what lower layers put in its
+/// directory (see [`Summary::whiteouts`]), and a non-directory replaces a
+/// lower directory with all it holds. A whiteout never removes what this
+/// layer itself wrote. A failed layer leaves the tree half changed: the
+/// caller throws the whole destination away.
+pub fn extract_layer<R: Read>(archive: R, dest: &Path) -> Result<Summary, ExtractError> {
+    run(archive, dest, true)
+}
+
+fn run<R: Read>(archive: R, dest: &Path, layer: bool) -> Result<Summary, ExtractError> {
     let root = rustix::fs::open(
         dest,
         rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
@@ -160,6 +198,7 @@ pub fn extract<R: Read>(archive: R, dest: &Path) -> Result<Summary, ExtractError
         buf: vec![0u8; crate::file::BUF_SIZE],
         summary: Summary::default(),
         last: None,
+        layer: layer.then(layer::Written::default),
     };
     let mut archive = tar::Archive::new(BufReader::with_capacity(256 << 10, archive));
     let entries = archive.entries().map_err(|source| x.read_error(source))?;
@@ -225,6 +264,8 @@ struct Extractor {
     buf: Vec<u8>,
     summary: Summary,
     last: Option<String>,
+    /// When applying a layer, the paths it wrote.
+    layer: Option<layer::Written>,
 }
 
 enum Kind {
@@ -249,6 +290,10 @@ impl Extractor {
         member: Described,
     ) -> Result<(), ExtractError> {
         let name = String::from_utf8_lossy(&member.path).into_owned();
+        if self.layer.is_some() && self.whiteout(&member.path, &name)? {
+            self.last = Some(name);
+            return Ok(());
+        }
         let kind = kind(entry, &member, &name)?;
         let parts = components(&member.path).map_err(|reason| unsafe_entry(&name, reason))?;
         let meta =
@@ -260,6 +305,9 @@ impl Extractor {
         match parts.split_last() {
             None => self.root_entry(kind, meta, &name)?,
             Some((leaf, dirs)) => self.place(entry, dirs, leaf, kind, meta, &name)?,
+        }
+        if let Some(written) = &mut self.layer {
+            written.insert(path::join(&parts));
         }
         self.last = Some(name);
         Ok(())

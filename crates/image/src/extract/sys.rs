@@ -7,11 +7,15 @@
 //! node and setting extended attributes on a symbolic link or device. Those
 //! go through `/proc/self/fd/<fd>` of a descriptor opened (`O_PATH`,
 //! `O_NOFOLLOW`) on the very inode, as glibc's `fchmodat` does.
+//!
+//! Removing a tree (a layer's whiteouts) descends through directories
+//! opened `O_NOFOLLOW` one level at a time and unlinks relative to them: a
+//! symbolic link inside is removed, never followed.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use rustix::fs::{
-    self, AtFlags, Dev, FileType, Gid, Mode, OFlags, ResolveFlags, Timestamps, Uid, XattrFlags,
+    self, AtFlags, Dev, Dir, FileType, Gid, Mode, OFlags, ResolveFlags, Timestamps, Uid, XattrFlags,
 };
 use rustix::io::Errno;
 
@@ -134,16 +138,92 @@ pub enum Room {
 
 /// Whatever is at `name` is removed so an entry can take its place: a
 /// non-directory is unlinked, an empty directory removed (a full one is
-/// not), unless `keep_dir` (a directory entry over a directory keeps it).
-pub fn make_room(parent: BorrowedFd<'_>, name: &[u8], keep_dir: bool) -> Result<Room, Errno> {
+/// not, unless `whole_tree`: a layer's entry replaces a lower layer's
+/// directory with all it holds), unless `keep_dir` (a directory entry over
+/// a directory keeps it).
+pub fn make_room(
+    parent: BorrowedFd<'_>,
+    name: &[u8],
+    keep_dir: bool,
+    whole_tree: bool,
+) -> Result<Room, Errno> {
     let st = fs::statat(parent, name, AtFlags::SYMLINK_NOFOLLOW)?;
     let is_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
     match (is_dir, keep_dir) {
         (true, true) => return Ok(Room::KeptDir),
+        (true, false) if whole_tree => {
+            remove_all(parent, name)?;
+        }
         (true, false) => fs::unlinkat(parent, name, AtFlags::REMOVEDIR)?,
         (false, _) => fs::unlinkat(parent, name, AtFlags::empty())?,
     }
     Ok(Room::Cleared { was_dir: is_dir })
+}
+
+/// Opens a directory to list and remove its entries. The last component
+/// is never a symbolic link; the rest resolves beneath `parent`.
+pub fn open_dir_to_list(parent: BorrowedFd<'_>, rel: &[u8]) -> Result<Dir, Errno> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let fd = fs::openat2(parent, dot(rel), flags, Mode::empty(), BENEATH)?;
+    Dir::new(fd)
+}
+
+/// Removes `name` in `parent`, whatever it is: a directory goes with
+/// everything beneath it, a symbolic link is removed, not followed.
+/// `false` when nothing was there.
+pub fn remove_all(parent: BorrowedFd<'_>, name: &[u8]) -> Result<bool, Errno> {
+    let st = match fs::statat(parent, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Err(Errno::NOENT) => return Ok(false),
+        other => other?,
+    };
+    if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+        prune(open_dir_to_list(parent, name)?, &mut Vec::new(), &|_| false)?;
+        fs::unlinkat(parent, name, AtFlags::REMOVEDIR)?;
+    } else {
+        fs::unlinkat(parent, name, AtFlags::empty())?;
+    }
+    Ok(true)
+}
+
+/// Removes every entry beneath the open directory `dir` whose path (`rel`
+/// joined with its name, `rel` being the directory's own path) `keep`
+/// refuses; the directories it keeps are pruned the same way. One
+/// descriptor stays open per level of depth.
+pub fn prune(mut dir: Dir, rel: &mut Vec<u8>, keep: &dyn Fn(&[u8]) -> bool) -> Result<(), Errno> {
+    let names = names(&mut dir)?;
+    let fd = dir.fd()?;
+    for name in names {
+        let len = rel.len();
+        if len > 0 {
+            rel.push(b'/');
+        }
+        rel.extend_from_slice(&name);
+        let done = if keep(rel) {
+            let st = fs::statat(fd, &name[..], AtFlags::SYMLINK_NOFOLLOW)?;
+            if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+                prune(open_dir_to_list(fd, &name)?, rel, keep)
+            } else {
+                Ok(())
+            }
+        } else {
+            remove_all(fd, &name).map(drop)
+        };
+        rel.truncate(len);
+        done?;
+    }
+    Ok(())
+}
+
+/// A directory's entry names, all read before any is removed.
+fn names(dir: &mut Dir) -> Result<Vec<Vec<u8>>, Errno> {
+    let mut out = Vec::new();
+    while let Some(entry) = dir.read() {
+        let name = entry?.file_name().to_bytes().to_vec();
+        if name != b"." && name != b".." {
+            out.push(name);
+        }
+    }
+    Ok(out)
 }
 
 fn ids(meta: &Meta) -> (Option<Uid>, Option<Gid>) {

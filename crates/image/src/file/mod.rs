@@ -14,6 +14,7 @@
 //! consumer itself failed, `finish` still tells whether the file was the
 //! one the manifest describes: a wrong file is the better error.
 
+mod encode;
 mod magic;
 mod read_ahead;
 mod verify;
@@ -29,6 +30,7 @@ use liblzma::bufread::XzDecoder;
 
 use crate::manifest::{Compression, ImageFile, Sha1Digest};
 
+pub use encode::ImageWriter;
 pub use magic::{MAGIC_LEN, choose, detect};
 pub use read_ahead::ReadAhead;
 pub use verify::{Verified, Verifier};

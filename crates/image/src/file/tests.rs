@@ -220,3 +220,26 @@ fn read_ahead_carries_the_stream_and_gives_it_back() -> Result<(), Box<dyn std::
     assert_eq!(ra.into_inner()?.finish()?.sha1, f.sha1);
     Ok(())
 }
+
+#[test]
+fn what_an_image_writer_writes_reads_back_and_matches_its_description() {
+    for c in [
+        Compression::None,
+        Compression::Gzip,
+        Compression::Bzip2,
+        Compression::Xz,
+        Compression::Zstd,
+    ] {
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let mut w = crate::file::ImageWriter::new(Vec::new(), c).unwrap();
+        std::io::Write::write_all(&mut w, &data).unwrap();
+        let (bytes, file) = w.finish().unwrap();
+        assert_eq!(file.size, bytes.len() as u64, "{c:?}");
+        assert_eq!(file.compression, c);
+        let mut stream = ImageStream::open(&bytes[..], "f", Some(&file)).unwrap();
+        let mut back = Vec::new();
+        std::io::Read::read_to_end(&mut stream, &mut back).unwrap();
+        assert_eq!(back, data, "{c:?}");
+        stream.finish().unwrap();
+    }
+}

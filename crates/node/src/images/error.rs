@@ -50,6 +50,11 @@ pub enum ImageError {
     /// A record in the image database cannot be read.
     #[error("image record {} is corrupt: {reason}", path.display())]
     Record { path: PathBuf, reason: String },
+    /// A source, a download or an upload failed, or an argument about
+    /// them is wrong: the code is imgadm's (`NoSources`, `SourcePing`,
+    /// `ActiveImageNotFound`, `Download`, ...).
+    #[error("{message}")]
+    Source { code: &'static str, message: String },
     /// A file operation failed.
     #[error("failed to {what} {}: {source}", path.display())]
     Io {
@@ -96,6 +101,7 @@ impl ImageError {
             ImageError::InvalidUuid(_) => "InvalidUUID",
             ImageError::Missing { .. } => "InvalidArgument",
             ImageError::TooBig { .. } => "InvalidManifest",
+            ImageError::Source { code, .. } => code,
             ImageError::Pool(_) | ImageError::Record { .. } | ImageError::Io { .. } => {
                 "InternalError"
             }

@@ -5,7 +5,7 @@ use std::io::{self, Read, Write};
 use std::path::Path;
 
 use basalt_image::Manifest;
-use basalt_image::extract::{ExtractError, extract};
+use basalt_image::extract::{ExtractError, extract, extract_layer};
 use basalt_image::file::{ImageStream, ReadAhead};
 use basalt_image::manifest::ImageType;
 use basalt_pool::DatasetName;
@@ -57,6 +57,49 @@ impl ImageStore {
         if self.get(&uuid).is_ok() {
             return Ok(Installed::Already(manifest));
         }
+        // The node keeps a copy of the file it serves to other nodes.
+        let kept = self.kept_file(&uuid);
+        let staged = super::stage_copy(file, &kept)?;
+        self.install_locked(&manifest, &staged, None)?;
+        Ok(Installed::New(manifest))
+    }
+
+    /// Installs `manifest` from `file` with the image's lock held: builds
+    /// the dataset, records it, and keeps `file` as the image's file (it is
+    /// renamed into place). On failure nothing is left: no dataset, no
+    /// record, and `file` is removed.
+    pub(super) fn install_locked(
+        &self,
+        manifest: &Manifest,
+        file: &Path,
+        source: Option<&str>,
+    ) -> Result<(), ImageError> {
+        let done = self.install_dataset(manifest, file, source);
+        match done {
+            Ok(()) => {
+                let kept = self.kept_file(&manifest.uuid.to_string());
+                if file != kept {
+                    if let Some(dir) = kept.parent() {
+                        fs::create_dir_all(dir).map_err(ImageError::io("create", dir))?;
+                    }
+                    fs::rename(file, &kept).map_err(ImageError::io("keep", file))?;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let _ = fs::remove_file(file);
+                Err(e)
+            }
+        }
+    }
+
+    fn install_dataset(
+        &self,
+        manifest: &Manifest,
+        file: &Path,
+        source: Option<&str>,
+    ) -> Result<(), ImageError> {
+        let uuid = manifest.uuid.to_string();
         let target = self.dataset(&uuid)?;
         let partial = DatasetName::parse(&format!("{target}{PARTIAL}"))?;
         if self.pool.exists(partial.as_str()) {
@@ -66,7 +109,7 @@ impl ImageStore {
         // Nothing is destroyed with -R here: instances cloned from an image
         // are never collateral of an install.
         let placed = self
-            .build(&manifest, file, &partial, &target)
+            .build(manifest, file, &partial, &target)
             .and_then(|()| Ok(self.pool.rename(&partial, &target)?));
         if let Err(e) = placed {
             let _ = self.pool.destroy(partial.as_str(), true, false);
@@ -75,14 +118,14 @@ impl ImageStore {
         let record = ImageRecord {
             manifest: manifest.clone(),
             zpool: self.pool.name().to_owned(),
-            source: None,
+            source: source.map(str::to_owned),
         };
         if let Err(e) = record.write(&self.record_path(&uuid)) {
             let _ = self.pool.destroy(target.as_str(), true, false);
             return Err(e);
         }
         tracing::info!(image = %uuid, "installed");
-        Ok(Installed::New(manifest))
+        Ok(())
     }
 
     fn build(
@@ -130,6 +173,7 @@ impl ImageStore {
         is_volume: bool,
     ) -> Result<(), ImageError> {
         let raw = File::open(file).map_err(ImageError::io("open", file))?;
+        let raw = super::import::Interruptible(raw);
         let name = file.display().to_string();
         let mut stream = ImageStream::open(raw, &name, manifest.file())?;
         if let Some(declared) = stream.overridden() {
@@ -145,7 +189,13 @@ impl ImageStore {
         // Decompression runs on its own thread, overlapping with writing
         // the files, as tar's gzip child does.
         let mut ahead = ReadAhead::spawn(stream).map_err(ImageError::io("read", file))?;
-        let extracted = extract(&mut ahead, &root);
+        // An incremental image is a layer over its origin: its whiteouts
+        // remove what the instance it was made from had removed.
+        let extracted = if manifest.origin.is_some() {
+            extract_layer(&mut ahead, &root)
+        } else {
+            extract(&mut ahead, &root)
+        };
         let stream = ahead.into_inner().map_err(ImageError::io("read", file))?;
         let extracted = match extracted {
             // The archive's bytes stopped coming: the file's own error

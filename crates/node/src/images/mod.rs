@@ -10,14 +10,19 @@
 //! recorded. A failure destroys the partial dataset; one left by a killed
 //! install is destroyed by the next install of that image, or by vacuum.
 
+pub mod catalog;
+pub mod create;
 mod error;
+pub mod import;
 mod install;
 mod record;
+pub mod sources;
 
 pub use error::ImageError;
 pub use record::ImageRecord;
 
 use std::fs;
+use std::path::{Path, PathBuf};
 
 use basalt_image::Manifest;
 use basalt_pool::{Dataset, DatasetName, Kind, Pool};
@@ -65,6 +70,11 @@ impl ImageStore {
     fn dataset(&self, uuid: &str) -> Result<DatasetName, ImageError> {
         DatasetName::parse(&format!("{}/{uuid}", self.pool.name()))
             .map_err(|_| ImageError::InvalidUuid(uuid.to_owned()))
+    }
+
+    /// Where the file of image `uuid` is kept.
+    pub fn kept_file(&self, uuid: &str) -> PathBuf {
+        self.paths.image_files().join(format!("{uuid}.file"))
     }
 
     fn record_path(&self, uuid: &str) -> std::path::PathBuf {
@@ -131,6 +141,25 @@ impl ImageStore {
             })
     }
 
+    /// Replaces an installed image's manifest with what `source` says
+    /// (`imgadm update`); the dataset and the kept file are unchanged, so
+    /// the file's description stays the installed one.
+    pub fn update_manifest(&self, manifest: &Manifest, source: &str) -> Result<(), ImageError> {
+        let uuid = manifest.uuid.to_string();
+        let lock_path = self.paths.image_lock(&uuid);
+        let _lock =
+            crate::fsutil::wait_lock(&lock_path).map_err(ImageError::io("lock", &lock_path))?;
+        let img = self.get(&uuid)?;
+        let mut manifest = manifest.clone();
+        manifest.files = img.record.manifest.files.clone();
+        let record = ImageRecord {
+            manifest,
+            zpool: img.record.zpool,
+            source: Some(source.to_owned()),
+        };
+        record.write(&self.record_path(&uuid))
+    }
+
     /// Deletes an installed image: refused while instances or images are
     /// cloned from it.
     pub fn delete(&self, uuid: &str) -> Result<Manifest, ImageError> {
@@ -155,6 +184,13 @@ impl ImageStore {
         self.pool.destroy(ds.as_str(), true, false)?;
         let path = self.record_path(uuid);
         fs::remove_file(&path).map_err(ImageError::io("remove", &path))?;
+        let kept = self.kept_file(uuid);
+        match fs::remove_file(&kept) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                tracing::warn!(file = %kept.display(), error = %e, "the image's file could not be removed");
+            }
+            _ => {}
+        }
         Ok(manifest)
     }
 
@@ -196,4 +232,21 @@ impl ImageStore {
         }
         Ok(())
     }
+}
+
+/// Copies `file` beside `kept` under a name of its own, for an install to
+/// rename into place; returns that name.
+fn stage_copy(file: &Path, kept: &Path) -> Result<PathBuf, ImageError> {
+    let dir = kept.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(ImageError::io("create", dir))?;
+    let staged = dir.join(format!(
+        ".{}.{}",
+        kept.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
+    if let Err(e) = fs::copy(file, &staged) {
+        let _ = fs::remove_file(&staged);
+        return Err(ImageError::io("copy", file)(e));
+    }
+    Ok(staged)
 }

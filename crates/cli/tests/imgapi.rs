@@ -1,0 +1,283 @@
+//! Images between nodes: node A serves its images over IMGAPI on
+//! loopback, node B adds it as a source, lists, imports (with progress on
+//! a terminal, none off one) and boots a zone from what it imported; a
+//! corrupted transfer is refused with nothing left; an image created from
+//! a changed zone (whole, and incremental over its origin) is published
+//! to A and imported by B with the changes there.
+
+mod common;
+
+use std::io::BufRead;
+use std::process::{Child, Stdio};
+
+use common::Run;
+use common::zones::Zones;
+use serde_json::Value;
+
+/// `imgadm serve` of a node, stopped (SIGTERM) when dropped.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(node: &Zones, publish: bool) -> Server {
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
+        if publish {
+            args.push("--allow-publish");
+        }
+        let mut child = node
+            .root
+            .command(env!("CARGO_BIN_EXE_imgadm"))
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("Serving images on ")
+            .unwrap_or_else(|| panic!("imgadm serve said {line:?}"))
+            .to_owned();
+        Server { child, url }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let _ = self.child.wait();
+    }
+}
+
+fn ok(r: &Run, what: &str) -> String {
+    assert_eq!(r.code, 0, "{what}: {}{}", r.stdout, r.stderr);
+    r.stdout.clone()
+}
+
+/// Node B's sources: only `url`.
+fn only_source(b: &Zones, url: &str) {
+    let r = b.imgadm(&["sources", "-d", "https://images.smartos.org"]);
+    assert_eq!(
+        ok(&r, "sources -d"),
+        "Deleted \"imgapi\" image source \"https://images.smartos.org\"\n"
+    );
+    let r = b.imgadm(&["sources", "-a", url]);
+    assert_eq!(
+        ok(&r, "sources -a"),
+        format!("Added \"imgapi\" image source \"{url}\"\n")
+    );
+    let r = b.imgadm(&["sources", "-a", url]);
+    assert_eq!(
+        ok(&r, "sources -a again"),
+        format!("Already have \"imgapi\" image source \"{url}\", no change\n")
+    );
+    assert_eq!(ok(&b.imgadm(&["sources"]), "sources"), format!("{url}\n"));
+}
+
+/// What B holds of image `uuid`: its dataset (or a partial one), its
+/// record, its kept file, a download.
+fn traces(b: &Zones, uuid: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for p in [
+        format!("zones/{uuid}"),
+        format!("zones/{uuid}-partial"),
+        format!("var/imgadm/images/zones-{uuid}.json"),
+        format!("var/imgadm/files/{uuid}.file"),
+        format!("var/tmp/.imgadm-downloads/{uuid}.file"),
+    ] {
+        if b.path().join(&p).exists() {
+            found.push(p);
+        }
+    }
+    found
+}
+
+#[test]
+fn a_node_imports_from_another_and_boots_what_it_imported() {
+    let a = Zones::new("imgapi-a");
+    let b = Zones::without_image("imgapi-b", "1G");
+    let server = Server::start(&a, false);
+    let image = a.image.clone();
+    only_source(&b, &server.url);
+
+    let r = b.imgadm(&["sources", "-a", "http://127.0.0.1:9/"]);
+    assert_eq!(r.code, 1, "a source that does not answer is refused: {r:?}");
+    assert!(r.stderr.contains("(SourcePing)"), "{}", r.stderr);
+
+    let avail = ok(&b.imgadm(&["avail", "-H", "-o", "uuid,source"]), "avail");
+    assert_eq!(avail, format!("{image}  {}\n", server.url));
+    let json: Value = serde_json::from_str(&ok(&b.imgadm(&["avail", "-j"]), "avail -j")).unwrap();
+    assert_eq!(json[0]["manifest"]["uuid"], image.as_str());
+
+    let r = b.imgadm(&["import", "00000000-0000-4000-8000-000000000001"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .starts_with("imgadm import: error (ActiveImageNotFound): "),
+        "{}",
+        r.stderr
+    );
+
+    // A corrupted file is fetched twice, then refused: nothing is left.
+    let kept = a.path().join(format!("var/imgadm/files/{image}.file"));
+    let good = std::fs::read(&kept).unwrap();
+    let mut bad = good.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0x55;
+    std::fs::write(&kept, &bad).unwrap();
+    let r = b.imgadm(&["import", "-q", &image]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("error (Download)") && r.stderr.contains("corrupt"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(traces(&b, &image), Vec::<String>::new());
+    std::fs::write(&kept, &good).unwrap();
+
+    // On a terminal, a progress bar with rate and time left.
+    let imgadm = env!("CARGO_BIN_EXE_imgadm");
+    let out = b
+        .root
+        .command("script")
+        .args(["-qec", &format!("{imgadm} import {image}"), "/dev/null"])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}");
+    assert!(
+        shown.contains("ETA"),
+        "no progress bar on a terminal: {shown}"
+    );
+    let last = shown
+        .trim_end()
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        last.starts_with(&format!("Imported image {image} (")),
+        "{shown}"
+    );
+
+    let got: Value = serde_json::from_str(&ok(&b.imgadm(&["get", &image]), "get")).unwrap();
+    assert_eq!(got["source"], server.url.as_str());
+    let theirs: Value = serde_json::from_str(&ok(&a.imgadm(&["get", &image]), "get")).unwrap();
+    assert_eq!(got["manifest"], theirs["manifest"]);
+    assert_eq!(
+        std::fs::read(b.path().join(format!("var/imgadm/files/{image}.file"))).unwrap(),
+        good
+    );
+
+    let r = b.imgadm(&["import", &image]);
+    assert_eq!(
+        ok(&r, "import again"),
+        format!(
+            "Image {image} ({}@{}) is already installed, skipping\n",
+            theirs["manifest"]["name"].as_str().unwrap(),
+            theirs["manifest"]["version"].as_str().unwrap()
+        )
+    );
+
+    let vm = b.create("");
+    assert_eq!(b.state(&vm), "running");
+    assert_eq!(ok(&b.zlogin(&vm, "echo imported"), "zlogin"), "imported\n");
+
+    // Off a terminal: messages, no bar.
+    let c = Zones::without_image("imgapi-c", "1G");
+    only_source(&c, &server.url);
+    let r = c.imgadm(&["import", &image]);
+    let out = ok(&r, "import");
+    assert!(!out.contains("ETA") && r.stderr.is_empty(), "{r:?}");
+    assert!(out.starts_with(&format!("Importing {image} (")), "{out}");
+}
+
+#[test]
+fn an_image_of_a_changed_zone_imports_on_another_node_whole_or_incremental() {
+    let a = Zones::new("imgapi-create-a");
+    let server = Server::start(&a, true);
+    let vm = a.create("");
+    let r = a.zlogin(
+        &vm,
+        "echo changed > /root/marker && mkdir -p /opt/app && echo v1 > /opt/app/version && rm /etc/os-release",
+    );
+    ok(&r, "change the zone");
+    ok(&a.vmadm(&["stop", &vm]), "stop");
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_str().unwrap();
+
+    let r = a.imgadm(&[
+        "create",
+        "-c",
+        "gzip",
+        "-o",
+        dir,
+        &vm,
+        "name=whole",
+        "version=1.0.0",
+    ]);
+    ok(&r, "create");
+    let r = a.imgadm(&[
+        "create",
+        "-i",
+        "-c",
+        "gzip",
+        "-o",
+        dir,
+        &vm,
+        "name=delta",
+        "version=1.0.0",
+    ]);
+    ok(&r, "create -i");
+    let size = |name: &str| std::fs::metadata(out.path().join(name)).unwrap().len();
+    let (whole, delta) = (size("whole-1.0.0.zfs.gz"), size("delta-1.0.0.zfs.gz"));
+    assert!(
+        delta * 4 < whole,
+        "incremental {delta} bytes, whole {whole}"
+    );
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("delta-1.0.0.imgmanifest")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["origin"], a.image.as_str());
+    assert_eq!(manifest["files"][0]["size"], delta);
+    let delta_uuid = manifest["uuid"].as_str().unwrap().to_owned();
+
+    for name in ["whole", "delta"] {
+        let m = format!("{dir}/{name}-1.0.0.imgmanifest");
+        let f = format!("{dir}/{name}-1.0.0.zfs.gz");
+        let r = a.imgadm(&["publish", "-m", &m, "-f", &f, &server.url]);
+        assert!(ok(&r, "publish").starts_with("Published image "), "{r:?}");
+    }
+
+    // B has nothing: the delta's origin comes first.
+    let b = Zones::without_image("imgapi-create-b", "1G");
+    only_source(&b, &server.url);
+    let r = b.imgadm(&["import", &delta_uuid]);
+    let said = ok(&r, "import delta");
+    assert!(
+        said.contains("Must download and install 2 images"),
+        "{said}"
+    );
+    assert!(
+        said.trim_end()
+            .ends_with(&format!("Imported image {delta_uuid} (delta@1.0.0)")),
+        "{said}"
+    );
+    let zone = b.create_json(serde_json::json!({"image_uuid": delta_uuid}));
+    let seen = ok(
+        &b.zlogin(
+            &zone,
+            "cat /root/marker /opt/app/version; test ! -e /etc/os-release || echo os-release",
+        ),
+        "zlogin",
+    );
+    assert_eq!(seen, "changed\nv1\n");
+}

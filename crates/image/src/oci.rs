@@ -1,1 +1,0 @@
-//! OCI image layouts and `docker save` archives, read as an image.

@@ -1,0 +1,113 @@
+//! The node's images as an IMGAPI catalog: what `imgadm serve` (and
+//! basaltd, when configured) offers other nodes. An installed image is
+//! offered when the node kept its file (every image installed, imported
+//! or published since files are kept); its manifest is the installed one,
+//! so its sha1 is the publisher's. Publishing to the node installs the
+//! image here, as `imgadm install` would.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use basalt_image::Manifest;
+use basalt_imgapi::server::{Catalog, CatalogError};
+use serde_json::Value;
+
+use super::{ImageError, ImageStore};
+use crate::fsutil::wait_lock;
+use crate::paths::Paths;
+
+/// The installed images of a node, served.
+pub struct NodeCatalog {
+    paths: Paths,
+}
+
+impl NodeCatalog {
+    /// The catalog of the node at `paths`.
+    pub fn new(paths: Paths) -> NodeCatalog {
+        NodeCatalog { paths }
+    }
+
+    fn store(&self) -> Result<ImageStore, CatalogError> {
+        crate::instances::Node::open(self.paths.clone())
+            .and_then(|n| n.images())
+            .map_err(|e| internal(e.to_string()))
+    }
+}
+
+fn internal(message: String) -> CatalogError {
+    CatalogError::new(500, "InternalError", message)
+}
+
+fn image_error(e: ImageError) -> CatalogError {
+    let status = match e.code() {
+        "ImageNotInstalled" | "OriginNotInstalled" => 422,
+        "InternalError" => 500,
+        _ => 422,
+    };
+    CatalogError::new(status, e.code(), e.to_string())
+}
+
+impl Catalog for NodeCatalog {
+    fn images(&self) -> Result<Vec<Value>, CatalogError> {
+        let store = self.store()?;
+        let (images, broken) = store.list().map_err(image_error)?;
+        for e in broken {
+            tracing::warn!(error = %e, "an image record is not served");
+        }
+        Ok(images
+            .into_iter()
+            .map(|i| i.record.manifest)
+            .filter(|m| store.kept_file(&m.uuid.to_string()).is_file())
+            .map(|m| m.to_value())
+            .collect())
+    }
+
+    fn image(&self, uuid: &str) -> Result<Option<Value>, CatalogError> {
+        if !basalt_model::ids::is_uuid(uuid) {
+            return Ok(None);
+        }
+        let store = self.store()?;
+        match store.get(uuid) {
+            Ok(i) if store.kept_file(uuid).is_file() => Ok(Some(i.record.manifest.to_value())),
+            Ok(_) | Err(ImageError::NotInstalled { .. }) => Ok(None),
+            Err(e) => Err(image_error(e)),
+        }
+    }
+
+    fn file(&self, uuid: &str) -> Result<Option<(PathBuf, u64)>, CatalogError> {
+        if !basalt_model::ids::is_uuid(uuid) || self.image(uuid)?.is_none() {
+            return Ok(None);
+        }
+        let path = self.store()?.kept_file(uuid);
+        match fs::metadata(&path) {
+            Ok(m) => Ok(Some((path, m.len()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(internal(format!("{}: {e}", path.display()))),
+        }
+    }
+
+    fn publish(&self, manifest: Value, file: &Path) -> Result<Value, CatalogError> {
+        let manifest =
+            Manifest::from_value(manifest).map_err(|e| image_error(ImageError::Manifest(e)))?;
+        let store = self.store()?;
+        let uuid = manifest.uuid.to_string();
+        let lock_path = self.paths.image_lock(&uuid);
+        let _lock = wait_lock(&lock_path).map_err(|e| internal(e.to_string()))?;
+        if store.get(&uuid).is_ok() {
+            return Err(CatalogError::new(
+                409,
+                "ImageUuidAlreadyExists",
+                format!("image uuid \"{uuid}\" already exists"),
+            ));
+        }
+        // The upload becomes the image's kept file; the server's staged
+        // copy is left to the server.
+        let kept = store.kept_file(&uuid);
+        let staged = super::stage_copy(file, &kept).map_err(image_error)?;
+        store
+            .install_locked(&manifest, &staged, None)
+            .map_err(image_error)?;
+        tracing::info!(image = %uuid, "published to this node");
+        Ok(manifest.to_value())
+    }
+}
