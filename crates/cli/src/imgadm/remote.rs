@@ -127,12 +127,26 @@ pub fn avail(args: &[String]) -> Outcome {
     }
 }
 
-/// `imgadm import [-q] [-P pool] <uuid>`.
+/// `imgadm import [-q] [-P pool] [-S url] <uuid>`, or `imgadm import
+/// [-q] [-R reference] <path>` of an OCI image layout or archive.
 pub fn import(args: &[String]) -> Outcome {
-    let p = parse(args, "q", "PCS")?;
+    let p = parse(args, "q", "PCSR")?;
     let uuid = p.uuid()?;
     let store = store()?;
     check_pool(&store, &p)?;
+    if !basalt_model::ids::is_uuid(uuid) && Path::new(uuid).exists() {
+        catch_interruptions();
+        let mut shown = Shown::new(p.has('q'));
+        if let Installed::Already(m) =
+            store.import_oci(Path::new(uuid), p.value('R'), &mut shown)?
+        {
+            stdout(&format!(
+                "Image {} ({}@{}) is already installed, skipping\n",
+                m.uuid, m.name, m.version
+            ));
+        }
+        return Ok(());
+    }
     let mut list = sources()?;
     if let Some(url) = p.value('S') {
         list = vec![basalt_node::images::sources::Source::new(

@@ -26,7 +26,7 @@ pub struct Meta {
     pub atime: Timespec,
     /// Extended attributes, name and value, in archive order.
     pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
-    /// ACLs left out because they name users or groups (see [`acl::Acl`]).
+    /// ACLs left out because they name users or groups (see `acl::Acl`).
     pub skipped_acls: u64,
 }
 

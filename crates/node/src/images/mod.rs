@@ -15,6 +15,7 @@ pub mod create;
 mod error;
 pub mod import;
 mod install;
+pub mod oci;
 mod record;
 pub mod sources;
 
