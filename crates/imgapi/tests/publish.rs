@@ -21,7 +21,10 @@ struct Setup {
 
 fn setup(publish: bool) -> (Setup, basalt_imgapi::ServerHandle, String) {
     let catalog = Arc::new(DiskCatalog::new());
-    catalog.add(manifest(1, "existing", "2020-01-01T00:00:00Z"), Some(b"old"));
+    catalog.add(
+        manifest(1, "existing", "2020-01-01T00:00:00Z"),
+        Some(b"old"),
+    );
     let work = tempfile::tempdir().unwrap();
     let uploads = work.path().join("uploads");
     let (server, url) = start(
@@ -75,7 +78,11 @@ fn publish_round_trip() {
     assert_eq!(pm["name"], "published");
     assert_eq!(seen.last(), Some(&(bytes.len() as u64)));
     assert!(seen.windows(2).all(|w| w[0] <= w[1]), "progress only grows");
-    assert!(files_in(&s.uploads).is_empty(), "{:?}", files_in(&s.uploads));
+    assert!(
+        files_in(&s.uploads).is_empty(),
+        "{:?}",
+        files_in(&s.uploads)
+    );
     drop(published);
 
     // Now served like any other image.
@@ -111,7 +118,11 @@ fn publish_with_a_wrong_sha1_leaves_nothing() {
         matches!(&e, ClientError::Rest { status: 422, message, .. } if message.contains("sha1")),
         "{e:?}"
     );
-    assert!(files_in(&s.uploads).is_empty(), "{:?}", files_in(&s.uploads));
+    assert!(
+        files_in(&s.uploads).is_empty(),
+        "{:?}",
+        files_in(&s.uploads)
+    );
     assert!(s.catalog.published.lock().unwrap().is_empty());
     assert!(client(&url).get(&uuid(4)).unwrap_err().is_not_found());
     server.shutdown().unwrap();
@@ -149,7 +160,10 @@ fn a_bad_upload_stages_no_file() {
         assert_eq!(files_in(&s.uploads), staged, "{query}");
     }
     // Activating without a file is refused.
-    let mut r = agent.post(format!("{image}?action=activate")).send_empty().unwrap();
+    let mut r = agent
+        .post(format!("{image}?action=activate"))
+        .send_empty()
+        .unwrap();
     assert_eq!(r.status().as_u16(), 422);
     let body: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
     assert_eq!(body["code"], "NoActivationNoFile");
@@ -201,7 +215,11 @@ fn a_refused_activation_is_undone() {
         matches!(&e, ClientError::Rest { status: 422, code, .. } if code == "ValidationFailed"),
         "{e:?}"
     );
-    assert!(files_in(&s.uploads).is_empty(), "{:?}", files_in(&s.uploads));
+    assert!(
+        files_in(&s.uploads).is_empty(),
+        "{:?}",
+        files_in(&s.uploads)
+    );
     server.shutdown().unwrap();
 }
 

@@ -81,12 +81,24 @@ fn list_filters() {
     );
     assert_eq!(list(&[("public", "false")]), "debian-12");
     assert_eq!(list(&[("tag.role", "os")]), "base-64 debian-12");
-    assert_eq!(list(&[("tag.role", "os"), ("tag.kvm", "true")]), "debian-12");
-    assert_eq!(list(&[("sort", "published_at.desc")]), "debian-12 mine base-64");
+    assert_eq!(
+        list(&[("tag.role", "os"), ("tag.kvm", "true")]),
+        "debian-12"
+    );
+    assert_eq!(
+        list(&[("sort", "published_at.desc")]),
+        "debian-12 mine base-64"
+    );
     assert_eq!(list(&[("limit", "2")]), "base-64 mine");
-    assert_eq!(list(&[("limit", "2"), ("marker", &uuid(4))]), "mine debian-12");
+    assert_eq!(
+        list(&[("limit", "2"), ("marker", &uuid(4))]),
+        "mine debian-12"
+    );
     assert_eq!(list(&[("marker", "2022-01-01")]), "mine debian-12");
-    assert_eq!(list(&[("account", "x"), ("inclAdminFields", "true")]), "base-64 mine debian-12");
+    assert_eq!(
+        list(&[("account", "x"), ("inclAdminFields", "true")]),
+        "base-64 mine debian-12"
+    );
 
     let bad = c.list(&q(&[("limit", "5000")])).unwrap_err();
     assert!(
@@ -105,7 +117,13 @@ fn paging_lists_more_than_a_page() {
             let at = if (995..1005).contains(&i) {
                 "2020-01-01T00:16:35Z".to_string()
             } else {
-                format!("2020-01-01T{:02}:{:02}:{:02}.{:03}Z", i / 3600, i / 60 % 60, i % 60, i % 1000)
+                format!(
+                    "2020-01-01T{:02}:{:02}:{:02}.{:03}Z",
+                    i / 3600,
+                    i / 60 % 60,
+                    i % 60,
+                    i % 1000
+                )
             };
             manifest(i, &format!("img-{i}"), &at)
         })
@@ -113,10 +131,17 @@ fn paging_lists_more_than_a_page() {
     let expected: Vec<String> = {
         let mut sorted = images.clone();
         sorted.sort_by_key(|m| {
-            let at = m["published_at"].as_str().unwrap().replace("Z", "").replace('.', "");
+            let at = m["published_at"]
+                .as_str()
+                .unwrap()
+                .replace("Z", "")
+                .replace('.', "");
             (at, m["uuid"].as_str().unwrap().to_string())
         });
-        sorted.iter().map(|m| m["uuid"].as_str().unwrap().to_string()).collect()
+        sorted
+            .iter()
+            .map(|m| m["uuid"].as_str().unwrap().to_string())
+            .collect()
     };
     // The catalog's own order is not the listing's.
     images.reverse();
@@ -126,7 +151,10 @@ fn paging_lists_more_than_a_page() {
     });
     let (server, url) = start(catalog.clone(), ServerOptions::default());
     let got = client(&url).list(&[]).unwrap();
-    let got: Vec<String> = got.iter().map(|m| m["uuid"].as_str().unwrap().to_string()).collect();
+    let got: Vec<String> = got
+        .iter()
+        .map(|m| m["uuid"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(got.len(), 1203);
     assert_eq!(got, expected);
     assert_eq!(catalog.listings.load(Ordering::SeqCst), 2, "two pages");

@@ -164,9 +164,15 @@ impl Client {
         if query.iter().any(|(k, _)| k == "limit") {
             return self.list_page(query);
         }
-        let start = query.iter().find(|(k, _)| k == "marker").map(|(_, v)| v.clone());
-        let rest: Vec<(String, String)> =
-            query.iter().filter(|(k, _)| k != "marker").cloned().collect();
+        let start = query
+            .iter()
+            .find(|(k, _)| k == "marker")
+            .map(|(_, v)| v.clone());
+        let rest: Vec<(String, String)> = query
+            .iter()
+            .filter(|(k, _)| k != "marker")
+            .cloned()
+            .collect();
         paging::list_all(start, |marker| {
             let mut q = rest.clone();
             if let Some(m) = marker {
@@ -186,7 +192,10 @@ impl Client {
         })?;
         match v {
             Value::Array(items) if items.iter().all(Value::is_object) => Ok(items),
-            _ => Err(ClientError::invalid(&url, "the image list is not an array of manifests")),
+            _ => Err(ClientError::invalid(
+                &url,
+                "the image list is not an array of manifests",
+            )),
         }
     }
 
@@ -200,7 +209,10 @@ impl Client {
             read_json(&url, check_status(&url, resp)?)
         })?;
         if !v.is_object() {
-            return Err(ClientError::invalid(&url, "the manifest is not a JSON object"));
+            return Err(ClientError::invalid(
+                &url,
+                "the manifest is not a JSON object",
+            ));
         }
         Ok(v)
     }

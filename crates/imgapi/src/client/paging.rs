@@ -26,7 +26,11 @@ pub(crate) fn list_all<E>(
         {
             page.remove(0);
         }
-        let Some(next) = page.last().and_then(|i| i["uuid"].as_str()).map(str::to_string) else {
+        let Some(next) = page
+            .last()
+            .and_then(|i| i["uuid"].as_str())
+            .map(str::to_string)
+        else {
             // Nothing new (or an image without a uuid, which cannot be
             // paged from).
             all.extend(page);

@@ -66,7 +66,9 @@ pub(crate) fn publish(
                     tracing::warn!(image = %uuid, error = %d, "imported image could not be deleted");
                 }
             }
-            Err(d) => tracing::warn!(image = %uuid, error = %d, "imported image could not be deleted"),
+            Err(d) => {
+                tracing::warn!(image = %uuid, error = %d, "imported image could not be deleted")
+            }
         }
     }
     done
@@ -146,7 +148,9 @@ fn activate(c: &Client, url: &str) -> Result<Value, ClientError> {
         .config()
         .timeout_per_read(Some(c.options().activate_timeout))
         .build();
-    let resp = rb.send_empty().map_err(|e| ClientError::transport(url, e))?;
+    let resp = rb
+        .send_empty()
+        .map_err(|e| ClientError::transport(url, e))?;
     read_json(url, check_status(url, resp)?)
 }
 

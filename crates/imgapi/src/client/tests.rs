@@ -17,7 +17,10 @@ fn source_urls_split_into_base_and_channel() {
     );
     assert_eq!(
         split_url("http://10.0.0.1:8080/base/path/?x=1&channel=dev%20one#frag").unwrap(),
-        ("http://10.0.0.1:8080/base/path".into(), Some("dev one".into()))
+        (
+            "http://10.0.0.1:8080/base/path".into(),
+            Some("dev one".into())
+        )
     );
     assert_eq!(
         split_url("http://h/?channel=").unwrap(),
@@ -72,10 +75,7 @@ fn rest_errors_are_transient_only_when_5xx() {
     assert!(!rest(404).is_transient());
     assert!(!rest(422).is_transient());
     assert!(rest(404).is_not_found());
-    assert_eq!(
-        rest(404).to_string(),
-        "http://h/x answered 404 C: m"
-    );
+    assert_eq!(rest(404).to_string(), "http://h/x answered 404 C: m");
 }
 
 #[test]
@@ -108,7 +108,10 @@ fn transport_errors_are_sorted() {
         "http://h/ping",
         ureq::Error::Io(Error::from(ErrorKind::ConnectionRefused)),
     );
-    assert_eq!(e.to_string(), "failed to reach http://h/ping: connection refused");
+    assert_eq!(
+        e.to_string(),
+        "failed to reach http://h/ping: connection refused"
+    );
 }
 
 #[test]
@@ -120,14 +123,14 @@ fn content_ranges_are_read() {
 }
 
 fn images(n: usize) -> Vec<Value> {
-    (0..n).map(|i| json!({"uuid": format!("u{i:05}")})).collect()
+    (0..n)
+        .map(|i| json!({"uuid": format!("u{i:05}")}))
+        .collect()
 }
 
 /// A server as IMGAPI pages: from the marker image itself, `PAGE` at most.
 fn serve_pages(all: &[Value], marker: Option<&str>) -> Vec<Value> {
-    let start = marker.map_or(0, |m| {
-        all.iter().position(|i| i["uuid"] == m).unwrap()
-    });
+    let start = marker.map_or(0, |m| all.iter().position(|i| i["uuid"] == m).unwrap());
     all[start..].iter().take(PAGE).cloned().collect()
 }
 

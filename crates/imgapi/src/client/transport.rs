@@ -131,10 +131,7 @@ impl Client {
 
 /// Passes a success through; reads an error status's body into
 /// [`ClientError::Rest`].
-pub(crate) fn check_status(
-    url: &str,
-    resp: Response<Body>,
-) -> Result<Response<Body>, ClientError> {
+pub(crate) fn check_status(url: &str, resp: Response<Body>) -> Result<Response<Body>, ClientError> {
     let status = resp.status().as_u16();
     if status < 400 {
         return Ok(resp);

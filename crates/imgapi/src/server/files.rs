@@ -121,8 +121,10 @@ pub(crate) async fn get_file(
                 format!("the file of image {uuid} has {len} bytes"),
             )
             .into_response();
-            resp.headers_mut()
-                .insert(header::CONTENT_RANGE, header_value(format!("bytes */{len}")));
+            resp.headers_mut().insert(
+                header::CONTENT_RANGE,
+                header_value(format!("bytes */{len}")),
+            );
             return Ok(resp);
         }
     };
@@ -228,7 +230,10 @@ mod tests {
         assert_eq!(plan_range(Some("bytes=0-"), 10), Part { start: 0, end: 9 });
         assert_eq!(plan_range(Some("bytes=4-"), 10), Part { start: 4, end: 9 });
         assert_eq!(plan_range(Some("bytes=4-5"), 10), Part { start: 4, end: 5 });
-        assert_eq!(plan_range(Some("bytes=4-50"), 10), Part { start: 4, end: 9 });
+        assert_eq!(
+            plan_range(Some("bytes=4-50"), 10),
+            Part { start: 4, end: 9 }
+        );
         assert_eq!(plan_range(Some("bytes=-3"), 10), Part { start: 7, end: 9 });
         assert_eq!(plan_range(Some("bytes=-30"), 10), Part { start: 0, end: 9 });
         assert_eq!(plan_range(Some("bytes=9-"), 10), Part { start: 9, end: 9 });

@@ -4,10 +4,10 @@
 //! | endpoint | answer |
 //! | --- | --- |
 //! | `GET /ping` | `{"ping": "pong", "version": ..., "imgapi": true}` |
-//! | `GET /images` | the catalog's manifests, filtered and paged ([`list`]) |
+//! | `GET /images` | the catalog's manifests, filtered and paged (module `list`) |
 //! | `GET /images/:uuid` | one manifest, or 404 `ResourceNotFound` |
-//! | `GET /images/:uuid/file` | the file, whole or from a byte ([`files`]) |
-//! | `POST /images/:uuid?action=import\|activate`, `PUT /images/:uuid/file`, `DELETE /images/:uuid` | publishing, when enabled ([`publish`]); 403 `NotAuthorized` otherwise |
+//! | `GET /images/:uuid/file` | the file, whole or from a byte (module `files`) |
+//! | `POST /images/:uuid?action=import\|activate`, `PUT /images/:uuid/file`, `DELETE /images/:uuid` | publishing, when enabled (module `publish`); 403 `NotAuthorized` otherwise |
 //!
 //! Anything else is a 404 `ResourceNotFound` (405 `MethodNotAllowed` for
 //! a known path), always as IMGAPI's `{"code", "message"}` JSON.
@@ -235,7 +235,10 @@ fn router(state: Arc<AppState>) -> Router {
                 .post(publish::image_action)
                 .delete(publish::delete_image),
         )
-        .route("/images/{uuid}/file", get(files::get_file).put(publish::put_file))
+        .route(
+            "/images/{uuid}/file",
+            get(files::get_file).put(publish::put_file),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(log_request))

@@ -77,13 +77,18 @@ impl Staged {
             Ok(b) => serde_json::from_slice(&b)
                 .map_err(|e| ApiError::internal(format!("staged manifest of {uuid}: {e}"))),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Err(ApiError::no_image(uuid)),
-            Err(e) => Err(ApiError::internal(format!("staged manifest of {uuid}: {e}"))),
+            Err(e) => Err(ApiError::internal(format!(
+                "staged manifest of {uuid}: {e}"
+            ))),
         }
     }
 
     fn write_manifest(&self, m: &Value) -> io::Result<()> {
         let tmp = self.manifest.with_extension("json.new");
-        fs::write(&tmp, serde_json::to_vec_pretty(m).expect("a JSON value serialises"))?;
+        fs::write(
+            &tmp,
+            serde_json::to_vec_pretty(m).expect("a JSON value serialises"),
+        )?;
         fs::rename(&tmp, &self.manifest)
     }
 }
@@ -131,7 +136,10 @@ fn enter(st: &Arc<AppState>, uuid: &str) -> Result<(Busy, Staged), ApiError> {
     if !is_uuid(uuid) {
         return Err(ApiError::no_image(uuid));
     }
-    Ok((Busy::take(st, uuid)?, Staged::new(&st.options.upload_dir, uuid)))
+    Ok((
+        Busy::take(st, uuid)?,
+        Staged::new(&st.options.upload_dir, uuid),
+    ))
 }
 
 /// `POST /images/:uuid?action=...`.
@@ -142,7 +150,11 @@ pub(crate) async fn image_action(
     body: Body,
 ) -> Result<Response, ApiError> {
     let pairs = urlenc::parse_query(query.as_deref().unwrap_or(""));
-    let action = pairs.iter().rev().find(|(k, _)| k == "action").map(|(_, v)| v.as_str());
+    let action = pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "action")
+        .map(|(_, v)| v.as_str());
     let (busy, staged) = enter(&st, &uuid)?;
     match action {
         Some("import") => import(&st, &uuid, &staged, body).await,
@@ -207,7 +219,13 @@ struct FileQuery {
 
 fn file_query(raw: Option<&str>) -> Result<FileQuery, ApiError> {
     let pairs = urlenc::parse_query(raw.unwrap_or(""));
-    let get = |k: &str| pairs.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .rev()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+    };
     let compression = get("compression").unwrap_or_default();
     if !COMPRESSIONS.contains(&compression) {
         return Err(ApiError::invalid(format!(
@@ -259,7 +277,10 @@ pub(crate) async fn put_file(
         }
     };
     let mismatch = if want.size.is_some_and(|s| s != size) {
-        Some(format!("size: {size} bytes arrived, not {}", want.size.unwrap_or_default()))
+        Some(format!(
+            "size: {size} bytes arrived, not {}",
+            want.size.unwrap_or_default()
+        ))
     } else if want.sha1.as_ref().is_some_and(|s| *s != sha1) {
         Some(format!(
             "sha1: the file's is {sha1}, not {}",
@@ -441,7 +462,10 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(q.compression, "gzip");
-        assert_eq!(q.sha1.as_deref(), Some("97f20b32c2016782257176fb58a35e5044f05840"));
+        assert_eq!(
+            q.sha1.as_deref(),
+            Some("97f20b32c2016782257176fb58a35e5044f05840")
+        );
         assert_eq!(q.size, Some(12));
         let q = file_query(Some("compression=none")).unwrap();
         assert_eq!((q.sha1, q.size), (None, None));

@@ -35,7 +35,11 @@ impl ApiError {
 
     /// IMGAPI's 422 for a bad parameter.
     pub fn invalid(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "InvalidParameter", message)
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "InvalidParameter",
+            message,
+        )
     }
 
     pub fn internal(message: impl Into<String>) -> ApiError {

@@ -51,7 +51,9 @@ impl DiskCatalog {
 impl Catalog for DiskCatalog {
     fn images(&self) -> Result<Vec<Value>, CatalogError> {
         let mut out = Vec::new();
-        for e in std::fs::read_dir(self.dir.path()).map_err(|e| CatalogError::internal(e.to_string()))? {
+        for e in
+            std::fs::read_dir(self.dir.path()).map_err(|e| CatalogError::internal(e.to_string()))?
+        {
             let p = e.unwrap().path();
             if p.extension().is_some_and(|x| x == "json") {
                 out.push(serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap());
@@ -84,7 +86,10 @@ impl Catalog for DiskCatalog {
             serde_json::to_vec(&manifest).unwrap(),
         )
         .unwrap();
-        self.published.lock().unwrap().push((manifest.clone(), bytes));
+        self.published
+            .lock()
+            .unwrap()
+            .push((manifest.clone(), bytes));
         Ok(manifest)
     }
 }
@@ -223,7 +228,9 @@ pub fn raw_response(status: &str, body: &str) -> Vec<u8> {
 /// The names of the files in a directory (none when it does not exist).
 pub fn files_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = match std::fs::read_dir(dir) {
-        Ok(rd) => rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect(),
+        Ok(rd) => rd
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
         Err(_) => Vec::new(),
     };
     names.sort();

@@ -141,7 +141,10 @@ impl ListQuery {
         let text = |k: &str| m.get(k).and_then(Value::as_str);
         self.state.as_ref().is_none_or(|s| effective_state(m) == s)
             && self.name.as_ref().is_none_or(|t| t.matches(text("name")))
-            && self.version.as_ref().is_none_or(|t| t.matches(text("version")))
+            && self
+                .version
+                .as_ref()
+                .is_none_or(|t| t.matches(text("version")))
             && self.os.as_ref().is_none_or(|o| text("os") == Some(o))
             && self.owner.as_ref().is_none_or(|o| text("owner") == Some(o))
             && self
@@ -195,9 +198,11 @@ fn parse_marker(v: &str) -> Result<Marker, QueryError> {
     if super::reply::is_uuid(v) {
         return Ok(Marker::Image(v.to_string()));
     }
-    time_key(v)
-        .map(Marker::Date)
-        .ok_or_else(|| QueryError(format!("marker: \"{v}\" is neither an image uuid nor a date")))
+    time_key(v).map(Marker::Date).ok_or_else(|| {
+        QueryError(format!(
+            "marker: \"{v}\" is neither an image uuid nor a date"
+        ))
+    })
 }
 
 /// `true` for descending.
@@ -236,7 +241,8 @@ pub(crate) fn effective_state(m: &Value) -> &str {
 /// fraction, and a `Z` or `+00:00` suffix; `None` for anything else.
 pub(crate) fn time_key(s: &str) -> Option<String> {
     let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
     if !(s.is_ascii() && digits(0..4) && b.get(4) == Some(&b'-') && digits(5..7)) {
         return None;
     }

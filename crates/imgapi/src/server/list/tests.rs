@@ -62,7 +62,10 @@ fn default_is_active_in_publish_order() {
     assert_eq!(list(&[("state", "unactivated")]), vec![4]);
     assert_eq!(effective_state(&json!({})), "active");
     assert_eq!(effective_state(&json!({"disabled": true})), "disabled");
-    assert_eq!(effective_state(&json!({"state": "failed", "disabled": true})), "failed");
+    assert_eq!(
+        effective_state(&json!({"state": "failed", "disabled": true})),
+        "failed"
+    );
 }
 
 #[test]
@@ -98,13 +101,20 @@ fn tag_filters_are_anded_and_compared_as_text() {
     assert_eq!(list(&[("tag.kvm", "false")]), Vec::<u32>::new());
     assert_eq!(list(&[("tag.nope", "x")]), Vec::<u32>::new());
     assert_eq!(list(&[("billing_tag", "a")]), vec![1]);
-    assert_eq!(list(&[("billing_tag", "a"), ("billing_tag", "c")]), Vec::<u32>::new());
+    assert_eq!(
+        list(&[("billing_tag", "a"), ("billing_tag", "c")]),
+        Vec::<u32>::new()
+    );
 }
 
 #[test]
 fn unknown_parameters_are_ignored() {
     assert_eq!(
-        list(&[("channel", "dev"), ("account", "x"), ("inclAdminFields", "true")]),
+        list(&[
+            ("channel", "dev"),
+            ("account", "x"),
+            ("inclAdminFields", "true")
+        ]),
         vec![1, 5, 2]
     );
 }
@@ -126,12 +136,18 @@ fn sort_and_limit() {
 #[test]
 fn marker_starts_at_the_image_or_the_date() {
     assert_eq!(list(&[("marker", &uuid(5))]), vec![5, 2]);
-    assert_eq!(list(&[("marker", &uuid(5)), ("sort", "published_at.desc")]), vec![5, 1]);
+    assert_eq!(
+        list(&[("marker", &uuid(5)), ("sort", "published_at.desc")]),
+        vec![5, 1]
+    );
     // A marker the filters drop still places the page.
     assert_eq!(list(&[("marker", &uuid(6))]), vec![2]);
     assert_eq!(list(&[("marker", "2023-01-01")]), vec![5, 2]);
     assert_eq!(list(&[("marker", "2023-01-01T00:00:00.001Z")]), vec![2]);
-    assert_eq!(list(&[("marker", "2023-01-01"), ("sort", "published_at.desc")]), vec![5, 1]);
+    assert_eq!(
+        list(&[("marker", "2023-01-01"), ("sort", "published_at.desc")]),
+        vec![5, 1]
+    );
     let unknown = select(catalog(), &q(&[("marker", &uuid(99))])).unwrap_err();
     assert!(unknown.0.contains(&uuid(99)));
     assert!(q_err(&[("marker", "yesterday")]).0.starts_with("marker"));
@@ -153,7 +169,11 @@ fn ties_page_by_uuid() {
         }
         let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let page = uuids(&select(images.clone(), &q(&pairs)).unwrap());
-        let fresh: Vec<u32> = if marker.is_some() { page[1..].to_vec() } else { page.clone() };
+        let fresh: Vec<u32> = if marker.is_some() {
+            page[1..].to_vec()
+        } else {
+            page.clone()
+        };
         seen.extend(&fresh);
         if page.len() < 10 {
             break;
@@ -166,12 +186,25 @@ fn ties_page_by_uuid() {
 #[test]
 fn time_keys_order_as_times() {
     let k = |s| time_key(s).unwrap();
-    assert_eq!(k("2012-05-02T15:14:45.805Z"), "2012-05-02T15:14:45.805000000");
+    assert_eq!(
+        k("2012-05-02T15:14:45.805Z"),
+        "2012-05-02T15:14:45.805000000"
+    );
     assert_eq!(k("2012-05-02T15:14:45Z"), "2012-05-02T15:14:45.000000000");
     assert_eq!(k("2012-05-02"), "2012-05-02T00:00:00.000000000");
-    assert_eq!(k("2012-05-02 15:14:45+00:00"), "2012-05-02T15:14:45.000000000");
+    assert_eq!(
+        k("2012-05-02 15:14:45+00:00"),
+        "2012-05-02T15:14:45.000000000"
+    );
     assert!(k("2012-05-02T15:14:45Z") < k("2012-05-02T15:14:45.805Z"));
-    for bad in ["", "2012", "2012-5-2", "2012-05-02T15:14", "2012-05-02T15:14:45+02:00", "é"] {
+    for bad in [
+        "",
+        "2012",
+        "2012-5-2",
+        "2012-05-02T15:14",
+        "2012-05-02T15:14:45+02:00",
+        "é",
+    ] {
         assert_eq!(time_key(bad), None, "{bad}");
     }
 }
