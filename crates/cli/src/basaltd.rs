@@ -69,6 +69,13 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    let _images = match serve_images(&node) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("basaltd: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     loop {
         match mask.wait() {
             Ok(Signal::SIGCHLD) => reap(),
@@ -79,6 +86,28 @@ pub fn main() -> ExitCode {
             _ => {}
         }
     }
+}
+
+/// The image server, when `/usbkey/config` has `imgapi_listen=ADDR:PORT`
+/// (and `imgapi_publish=true` to accept published images): the same
+/// server as `imgadm serve`, stopped when basaltd stops.
+fn serve_images(node: &Node) -> Result<Option<basalt_imgapi::ServerHandle>, String> {
+    let Some(listen) = node.config().get("imgapi_listen") else {
+        return Ok(None);
+    };
+    let listener = std::net::TcpListener::bind(listen)
+        .map_err(|e| format!("cannot serve images on {listen}: {e}"))?;
+    let options = basalt_imgapi::ServerOptions {
+        publish: node.config().get("imgapi_publish") == Some("true"),
+        upload_dir: node.paths().image_uploads(),
+    };
+    let catalog = std::sync::Arc::new(basalt_node::images::catalog::NodeCatalog::new(
+        node.paths().clone(),
+    ));
+    let server = basalt_imgapi::server::spawn(listener, catalog, options)
+        .map_err(|e| format!("the image server could not start: {e}"))?;
+    println!("basaltd: serving images on http://{}", server.local_addr());
+    Ok(Some(server))
 }
 
 /// Reaps the supervisors basaltd started that have ended.

@@ -281,3 +281,36 @@ fn an_image_of_a_changed_zone_imports_on_another_node_whole_or_incremental() {
     );
     assert_eq!(seen, "changed\nv1\n");
 }
+
+#[test]
+fn basaltd_serves_the_images_when_configured() {
+    let a = Zones::new("imgapi-basaltd");
+    let config = a.path().join("usbkey/config");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("imgapi_listen=127.0.0.1:0\n");
+    std::fs::write(&config, text).unwrap();
+    let mut child = a
+        .root
+        .command(env!("CARGO_BIN_EXE_basaltd"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let ready = lines.next().unwrap().unwrap();
+    assert!(ready.starts_with("basaltd: ready"), "{ready}");
+    let serving = lines.next().unwrap().unwrap();
+    let url = serving
+        .strip_prefix("basaltd: serving images on ")
+        .unwrap_or_else(|| panic!("basaltd said {serving:?}"))
+        .to_owned();
+    let b = Zones::without_image("imgapi-basaltd-b", "1G");
+    only_source(&b, &url);
+    let avail = b.imgadm(&["avail", "-H", "-o", "uuid"]);
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let _ = child.wait();
+    assert_eq!(ok(&avail, "avail"), format!("{}\n", a.image));
+}
