@@ -271,6 +271,11 @@ fn an_image_of_a_changed_zone_imports_on_another_node_whole_or_incremental() {
             .ends_with(&format!("Imported image {delta_uuid} (delta@1.0.0)")),
         "{said}"
     );
+    let anc = ok(
+        &b.imgadm(&["ancestry", "-H", "-o", "uuid", &delta_uuid]),
+        "ancestry",
+    );
+    assert_eq!(anc, format!("{delta_uuid}\n{}\n", b.image));
     let zone = b.create_json(serde_json::json!({"image_uuid": delta_uuid}));
     let seen = ok(
         &b.zlogin(

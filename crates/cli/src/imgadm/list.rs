@@ -12,8 +12,8 @@ use super::{Failure, Outcome, parse};
 use crate::getopt::Parsed;
 use crate::output::{message, stdout};
 
-const DEFAULT_COLUMNS: &str = "uuid,name,version,os,published";
-const DEFAULT_SORT: &str = "published_at,name";
+pub(super) const DEFAULT_COLUMNS: &str = "uuid,name,version,os,published";
+pub(super) const DEFAULT_SORT: &str = "published_at,name";
 
 /// The row of a manifest: its fields plus imgadm's derived ones
 /// (`published`, `published_date`/`pub`, `size`).
@@ -155,7 +155,7 @@ pub fn list(store: &ImageStore, args: &[String]) -> Outcome {
         .iter()
         .map(|i| (row(i), i.record.to_value()))
         .collect();
-    stdout(&render(entries, &p));
+    stdout(&render(entries, &p, DEFAULT_COLUMNS, Some(DEFAULT_SORT)));
     if broken.is_empty() {
         Ok(())
     } else {
@@ -167,18 +167,26 @@ pub fn list(store: &ImageStore, args: &[String]) -> Outcome {
     }
 }
 
-/// Filters (the operands), sorts (`-s`) and renders (`-o`, `-H`, or `-j`
-/// for the entries' JSON) what `list` and `avail` show: each entry is its
-/// row and its JSON.
-pub(super) fn render(entries: Vec<(Map<String, Value>, Value)>, p: &Parsed) -> String {
+/// Filters (the operands), sorts (`-s`, else `sort`; none keeps the
+/// entries' order) and renders (`-o`, else `columns`; `-H`; or `-j` for
+/// the entries' JSON) what `list`, `avail` and `ancestry` show: each entry
+/// is its row and its JSON.
+pub(super) fn render(
+    entries: Vec<(Map<String, Value>, Value)>,
+    p: &Parsed,
+    columns: &str,
+    sort: Option<&str>,
+) -> String {
     let mut rows: Vec<(Map<String, Value>, Value)> = entries
         .into_iter()
         .filter(|(r, _)| p.operands.iter().all(|f| matches(r, f)))
         .collect();
     let sort: Vec<(String, bool)> = p
         .value('s')
-        .unwrap_or(DEFAULT_SORT)
+        .or(sort)
+        .unwrap_or_default()
         .split(',')
+        .filter(|k| !k.is_empty())
         .map(|k| match k.strip_prefix('-') {
             Some(rest) => (rest.to_owned(), true),
             None => (k.trim_start_matches('+').to_owned(), false),
@@ -191,7 +199,7 @@ pub(super) fn render(entries: Vec<(Map<String, Value>, Value)>, p: &Parsed) -> S
     }
     let columns: Vec<String> = p
         .value('o')
-        .unwrap_or(DEFAULT_COLUMNS)
+        .unwrap_or(columns)
         .split(',')
         .map(str::to_owned)
         .collect();
@@ -201,4 +209,35 @@ pub(super) fn render(entries: Vec<(Map<String, Value>, Value)>, p: &Parsed) -> S
         .map(|(r, _)| columns.iter().map(|c| text(lookup(r, c))).collect())
         .collect();
     table(&headers, &cells, !p.has('H'))
+}
+
+/// `imgadm ancestry [-P pool] [-j] [-H] [-o fields] <uuid>`: an installed
+/// image and its origins, the image first.
+pub fn ancestry(store: &ImageStore, args: &[String]) -> Outcome {
+    let p = parse(args, "jH", "Po")?;
+    super::check_pool(store, &p)?;
+    let [uuid] = p.operands.as_slice() else {
+        return Err(Failure::Usage("one <uuid> argument is required".into()));
+    };
+    let mut entries = Vec::new();
+    let mut next = Some(uuid.clone());
+    while let Some(u) = next {
+        if entries.len() > 100 {
+            break;
+        }
+        let img = store.get(&u)?;
+        next = img.record.manifest.origin.as_ref().map(|o| o.to_string());
+        entries.push((row(&img), img.record.to_value()));
+    }
+    let no_filters = Parsed {
+        operands: Vec::new(),
+        ..p
+    };
+    stdout(&render(
+        entries,
+        &no_filters,
+        "uuid,name,version,published",
+        None,
+    ));
+    Ok(())
 }

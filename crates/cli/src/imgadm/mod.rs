@@ -46,9 +46,8 @@ Commands:
     create [-m <manifest>|-] [-o <path>] [-c none|gzip|bzip2|xz|zstd] [-i]
            [-p <imgapi-url>] [-q] <vm-uuid> [<field>=<value> ...]
     publish [-q] -m <manifest> -f <file> <imgapi-url>
-    serve [--listen <addr>:<port>] [--allow-publish]
-
-Not available on this node yet: ancestry.";
+    ancestry [-P <pool>] [-j] [-H] [-o <field>,...] <uuid>
+    serve [--listen <addr>:<port>] [--allow-publish]";
 
 /// A failure of an imgadm command.
 enum Failure {
@@ -146,11 +145,7 @@ fn run(cmd: &str, args: &[String]) -> Outcome {
         "create" => create::create(args),
         "delete" | "destroy" => delete(args),
         "vacuum" => vacuum(args),
-        "ancestry" => Err(Failure::Other {
-            code: "NotImplemented",
-            message: format!("\"{cmd}\" is not available on this node yet"),
-            status: 1,
-        }),
+        "ancestry" => list::ancestry(&store()?, args),
         other => Err(Failure::Usage(format!("unknown command: \"{other}\""))),
     }
 }

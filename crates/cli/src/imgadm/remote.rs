@@ -120,7 +120,12 @@ pub fn avail(args: &[String]) -> Outcome {
             (row, json!({"manifest": m, "source": source}))
         })
         .collect();
-    stdout(&super::list::render(entries, &p));
+    stdout(&super::list::render(
+        entries,
+        &p,
+        super::list::DEFAULT_COLUMNS,
+        Some(super::list::DEFAULT_SORT),
+    ));
     match failed.into_iter().next() {
         None => Ok(()),
         Some(e) => Err(e.into()),

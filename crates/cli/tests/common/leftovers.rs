@@ -81,16 +81,18 @@ fn files_under(root: &Path, rel: &Path) -> Vec<String> {
 
 /// What imgadm and the pool may leave under the root: the node's config,
 /// the pool file and its lock, one log per run, import locks (as SmartOS
-/// leaves `/var/run/img.<uuid>.import.lock`) and installed images' records.
+/// leaves `/var/run/img.<uuid>.import.lock`), installed images' records and
+/// their kept files.
 fn expected_outside(f: &str, uuids: &[&str]) -> bool {
     matches!(
         f,
         "usbkey/config" | "var/basalt/zones.btrfs" | "var/basalt/zones.lock"
     ) || (f.starts_with("var/log/vm/logs/") && f.ends_with(".log"))
         || (f.starts_with("var/run/img.") && f.ends_with(".import.lock"))
-        || uuids
-            .iter()
-            .any(|u| f == format!("var/imgadm/images/zones-{u}.json"))
+        || uuids.iter().any(|u| {
+            f == format!("var/imgadm/images/zones-{u}.json")
+                || f == format!("var/imgadm/files/{u}.file")
+        })
 }
 
 /// What identifies a file's state: contents, inode, links, mode, mtime.

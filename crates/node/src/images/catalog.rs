@@ -100,12 +100,9 @@ impl Catalog for NodeCatalog {
                 format!("image uuid \"{uuid}\" already exists"),
             ));
         }
-        // The upload becomes the image's kept file; the server's staged
-        // copy is left to the server.
-        let kept = store.kept_file(&uuid);
-        let staged = super::stage_copy(file, &kept).map_err(image_error)?;
+        // The upload is copied: the server removes its staged file.
         store
-            .install_locked(&manifest, &staged, None)
+            .install_locked(&manifest, file, None, super::install::Keep::Copy)
             .map_err(image_error)?;
         tracing::info!(image = %uuid, "published to this node");
         Ok(manifest.to_value())

@@ -268,7 +268,12 @@ impl ImageStore {
             let _ = fs::remove_file(&file);
             return Err(interrupted());
         }
-        self.install_locked(m, &file, Some(&found.source.url))?;
+        self.install_locked(
+            m,
+            &file,
+            Some(&found.source.url),
+            super::install::Keep::Move,
+        )?;
         progress.say(&format!("Imported image {}", label(m)));
         Ok(())
     }

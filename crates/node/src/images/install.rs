@@ -14,6 +14,15 @@ use super::{ImageError, ImageRecord, ImageStore, Installed, PARTIAL};
 use crate::fsutil::{FileLock, lock_file, wait_lock};
 use crate::paths::Paths;
 
+/// What becomes of the file an image was installed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Keep {
+    /// The operator's file: a copy is kept.
+    Copy,
+    /// The node's own download or upload: moved into place.
+    Move,
+}
+
 /// Takes the install lock of image `uuid` if no one holds it.
 pub(super) fn try_lock(paths: &Paths, uuid: &str) -> Result<Option<FileLock>, ImageError> {
     let path = paths.image_lock(uuid);
@@ -57,40 +66,42 @@ impl ImageStore {
         if self.get(&uuid).is_ok() {
             return Ok(Installed::Already(manifest));
         }
-        // The node keeps a copy of the file it serves to other nodes.
-        let kept = self.kept_file(&uuid);
-        let staged = super::stage_copy(file, &kept)?;
-        self.install_locked(&manifest, &staged, None)?;
+        self.install_locked(&manifest, file, None, Keep::Copy)?;
         Ok(Installed::New(manifest))
     }
 
     /// Installs `manifest` from `file` with the image's lock held: builds
-    /// the dataset, records it, and keeps `file` as the image's file (it is
-    /// renamed into place). On failure nothing is left: no dataset, no
-    /// record, and `file` is removed.
+    /// the dataset, records it, and keeps the file as the image's file
+    /// (copied, or moved into place when it is the node's own download or
+    /// upload). A failure leaves no dataset and no record, and removes a
+    /// file that was to be moved.
     pub(super) fn install_locked(
         &self,
         manifest: &Manifest,
         file: &Path,
         source: Option<&str>,
+        keep: Keep,
     ) -> Result<(), ImageError> {
-        let done = self.install_dataset(manifest, file, source);
-        match done {
-            Ok(()) => {
-                let kept = self.kept_file(&manifest.uuid.to_string());
-                if file != kept {
-                    if let Some(dir) = kept.parent() {
-                        fs::create_dir_all(dir).map_err(ImageError::io("create", dir))?;
-                    }
-                    fs::rename(file, &kept).map_err(ImageError::io("keep", file))?;
-                }
-                Ok(())
-            }
-            Err(e) => {
+        let uuid = manifest.uuid.to_string();
+        super::remove_staged(&self.paths, &uuid);
+        if let Err(e) = self.install_dataset(manifest, file, source) {
+            if keep == Keep::Move {
                 let _ = fs::remove_file(file);
-                Err(e)
             }
+            return Err(e);
         }
+        let kept = self.kept_file(&uuid);
+        let placed = match keep {
+            Keep::Move => super::place(file, &kept, |from: &Path, to: &Path| fs::rename(from, to)),
+            Keep::Copy => super::place(file, &kept, |from: &Path, to: &Path| {
+                fs::copy(from, to).map(drop)
+            }),
+        };
+        if let Err(e) = placed {
+            // The image is installed; only serving it is lost.
+            tracing::warn!(image = %uuid, error = %e, "the image's file could not be kept: this node will not serve the image");
+        }
+        Ok(())
     }
 
     fn install_dataset(

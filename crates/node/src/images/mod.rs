@@ -231,13 +231,34 @@ impl ImageStore {
                 self.pool.destroy(&d.name, true, false)?;
             }
         }
+        // Staging copies and downloads that killed processes left.
+        for dir in [self.paths.image_files(), self.paths.image_downloads()] {
+            let Ok(entries) = fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let uuid = name.trim_start_matches('.').split('.').next().unwrap_or("");
+                let stray = name.starts_with('.') || dir == self.paths.image_downloads();
+                if stray
+                    && basalt_model::ids::is_uuid(uuid)
+                    && install::try_lock(&self.paths, uuid)?.is_some()
+                {
+                    let _ = fs::remove_file(e.path());
+                }
+            }
+        }
         Ok(())
     }
 }
 
-/// Copies `file` beside `kept` under a name of its own, for an install to
-/// rename into place; returns that name.
-fn stage_copy(file: &Path, kept: &Path) -> Result<PathBuf, ImageError> {
+/// Puts `file` at `kept` through `how` (a rename or a copy) under a
+/// staging name beside it, so that `kept` is whole or absent.
+fn place(
+    file: &Path,
+    kept: &Path,
+    how: impl FnOnce(&Path, &Path) -> std::io::Result<()>,
+) -> Result<(), ImageError> {
     let dir = kept.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(ImageError::io("create", dir))?;
     let staged = dir.join(format!(
@@ -245,9 +266,24 @@ fn stage_copy(file: &Path, kept: &Path) -> Result<PathBuf, ImageError> {
         kept.file_name().unwrap_or_default().to_string_lossy(),
         std::process::id()
     ));
-    if let Err(e) = fs::copy(file, &staged) {
+    let done = how(file, &staged).and_then(|()| fs::rename(&staged, kept));
+    if let Err(e) = done {
         let _ = fs::remove_file(&staged);
-        return Err(ImageError::io("copy", file)(e));
+        return Err(ImageError::io("keep", file)(e));
     }
-    Ok(staged)
+    Ok(())
+}
+
+/// Removes the staging copies of image `uuid`'s file that a killed
+/// process left (`.<uuid>.file.<pid>`); the caller holds the image's lock.
+fn remove_staged(paths: &Paths, uuid: &str) {
+    let prefix = format!(".{uuid}.file.");
+    let Ok(entries) = fs::read_dir(paths.image_files()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = fs::remove_file(e.path());
+        }
+    }
 }

@@ -174,7 +174,11 @@ impl ImageStore {
             }
         }
         let kept = self.kept_file(&uuid);
-        let staged = kept.with_extension(format!("partial.{}", std::process::id()));
+        super::remove_staged(&self.paths, &uuid);
+        let staged = self
+            .paths
+            .image_files()
+            .join(format!(".{uuid}.file.{}", std::process::id()));
         let built = (|| {
             self.pool.create(&partial, None)?;
             let root = self.pool.path_of(&partial).join("root");
