@@ -31,20 +31,23 @@ fn blob(dir: &Path, media_type: &str, data: &[u8]) -> Value {
 /// The second layer: `/srv/app/` with a file, and a whiteout of
 /// `/etc/os-release`.
 fn second_layer() -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    let mut dir = tar::Header::new_gnu();
-    dir.set_entry_type(tar::EntryType::Directory);
-    dir.set_mode(0o755);
-    dir.set_size(0);
-    b.append_data(&mut dir, "srv/app/", &[][..]).unwrap();
-    let mut file = tar::Header::new_gnu();
-    file.set_mode(0o644);
+    let header = |kind: tar::EntryType, mode: u32, size: usize| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_mode(mode);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(1_767_322_800);
+        h.set_size(size as u64);
+        h
+    };
     let data = b"layer two\n";
-    file.set_size(data.len() as u64);
+    let mut b = tar::Builder::new(Vec::new());
+    let mut dir = header(tar::EntryType::Directory, 0o755, 0);
+    b.append_data(&mut dir, "srv/app/", &[][..]).unwrap();
+    let mut file = header(tar::EntryType::Regular, 0o644, data.len());
     b.append_data(&mut file, "srv/app/data", &data[..]).unwrap();
-    let mut wh = tar::Header::new_gnu();
-    wh.set_mode(0o644);
-    wh.set_size(0);
+    let mut wh = header(tar::EntryType::Regular, 0o644, 0);
     b.append_data(&mut wh, "etc/.wh.os-release", &[][..])
         .unwrap();
     b.into_inner().unwrap()

@@ -1037,3 +1037,61 @@ fn the_debian_image_consumes_the_user_script_and_root_keys_at_boot() {
     );
     assert_eq!(r.stdout, "success\n\nsuccess\n", "{}", r.stderr);
 }
+
+#[test]
+fn a_docker_zone_runs_its_command_as_init_as_its_user_in_its_workdir() {
+    let z = Zones::new("zone-docker");
+    let uuid = z.create_json(serde_json::json!({
+        "hostname": "box",
+        "docker": true,
+        "internal_metadata": {
+            "docker:entrypoint": "[\"/bin/sh\",\"-c\"]",
+            "docker:cmd": "[\"exec sleep 1000\"]",
+            "docker:env": "[\"GREETING=hi there\"]",
+            "docker:workdir": "/srv/app",
+            "docker:user": "nobody"
+        }
+    }));
+    assert_eq!(z.state(&uuid), "running");
+    let r = z.zlogin(
+        &uuid,
+        "tr '\\0' ' ' < /proc/1/cmdline; echo; readlink /proc/1/cwd; \
+         grep -E '^(Uid|Gid|Groups):' /proc/1/status; \
+         tr '\\0' '\\n' < /proc/1/environ | sort | grep -Ev '^(PWD|SHLVL)='",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().map(str::trim_end).collect();
+    assert_eq!(lines[0], "sleep 1000");
+    assert_eq!(lines[1], "/srv/app");
+    assert!(lines[2].starts_with("Uid:\t65534\t65534"), "{lines:?}");
+    assert!(lines[3].starts_with("Gid:\t65534\t65534"), "{lines:?}");
+    assert_eq!(lines[4], "Groups:");
+    // The shell that execs sleep adds PWD and SHLVL.
+    assert_eq!(
+        lines[5..],
+        [
+            "GREETING=hi there",
+            "HOME=/nonexistent",
+            "HOSTNAME=box",
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "TERM=xterm",
+            "container=basalt",
+        ]
+    );
+
+    // A user the zone does not have stops the boot, saying which.
+    let r = z.vmadm_stdin(
+        &["update", &uuid],
+        r#"{"set_internal_metadata": {"docker:user": "postgres"}}"#,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = z.vmadm(&["stop", "-F", &uuid]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = z.vmadm(&["start", &uuid]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("unable to find user postgres"),
+        "{}",
+        r.stderr
+    );
+}

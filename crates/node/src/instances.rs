@@ -285,7 +285,8 @@ impl Node {
     /// against the node's other instances and its images, stored, its
     /// dataset cloned from the image's `@final`, and booted when
     /// `autoboot`. A failure removes everything it made.
-    pub fn create(&self, payload: Map<String, Value>) -> Result<Created, NodeError> {
+    pub fn create(&self, mut payload: Map<String, Value>) -> Result<Created, NodeError> {
+        self.apply_docker_image(&mut payload)?;
         let node_lock = self.store.lock_node()?;
         let mut facts = self.facts_with_instances()?;
         facts.existing_sources = filesystem_sources(&payload);

@@ -26,9 +26,10 @@
 //! 7. Stage 2 attaches the root, builds the zone's file system
 //!    ([`crate::mounts`]), pivots into it, sets the hostname, bounds its
 //!    capabilities ([`crate::security`]), installs the seccomp filter and
-//!    execs the init with the
-//!    console as its terminal. The socket closes on exec; an error is sent
-//!    as a line before it.
+//!    execs the init with the console as its terminal, in its working
+//!    directory, as its user ([`crate::user`], looked up in the zone's own
+//!    files). The socket closes on exec; an error is sent as a line before
+//!    it.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -445,22 +446,60 @@ pub fn confine() -> Result<(), crate::security::SecurityError> {
     crate::security::install_seccomp(&crate::security::seccomp_filter()?)
 }
 
+/// Executes the spec's init, in the zone's root (after the pivot: the
+/// user is looked up in the zone's own account files, and the working
+/// directory made and entered there).
 fn exec_init(spec: &ZoneSpec, stdio: OwnedFd) -> Result<(), String> {
     let (program, args) = spec.init.split_first().ok_or("the zone has no init")?;
+    let identity = spec
+        .user
+        .as_deref()
+        .map(|u| crate::user::lookup(u, spec.ids.count))
+        .transpose()
+        .map_err(|e| match std::error::Error::source(&e) {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        })?;
+    enter_workdir(spec.workdir.as_deref().unwrap_or("/"))?;
     // The init gets the console as 0, 1 and 2, and nothing else.
     crate::sys::cloexec_from(3).map_err(ctx("close the supervisor's descriptors"))?;
     let out = stdio.try_clone().map_err(ctx("share the console"))?;
     let err = stdio.try_clone().map_err(ctx("share the console"))?;
-    let e = Command::new(program)
-        .args(args)
+    let mut init = Command::new(program);
+    init.args(args)
         .env_clear()
-        .envs(spec.env.iter().map(|(k, v)| (k, v)))
-        .current_dir("/")
+        .envs(spec.env.iter().map(|(k, v)| (k, v)));
+    if let Some(id) = identity {
+        if !spec.env.iter().any(|(k, _)| k == "HOME") {
+            init.env("HOME", &id.home);
+        }
+        become_user(&id)?;
+    }
+    let e = init
         .stdin(Stdio::from(stdio))
         .stdout(Stdio::from(out))
         .stderr(Stdio::from(err))
         .exec();
     Err(format!("exec {program}: {e}"))
+}
+
+/// Becomes `id` for good: its group, no supplementary groups, its user
+/// (which drops every capability left).
+fn become_user(id: &crate::user::Identity) -> Result<(), String> {
+    let gid = Gid::from_raw(id.gid);
+    nix::unistd::setgroups(&[]).map_err(ctx("drop supplementary groups"))?;
+    nix::unistd::setresgid(gid, gid, gid).map_err(ctx(&format!("become group {gid}")))?;
+    let uid = Uid::from_raw(id.uid);
+    nix::unistd::setresuid(uid, uid, uid).map_err(ctx(&format!("become user {uid}")))
+}
+
+/// Makes (as docker does) and enters the init's working directory, a path
+/// inside the zone.
+fn enter_workdir(workdir: &str) -> Result<(), String> {
+    let dir = Path::new("/").join(workdir);
+    std::fs::create_dir_all(&dir)
+        .and_then(|()| std::env::set_current_dir(&dir))
+        .map_err(|e| format!("enter the working directory {}: {e}", dir.display()))
 }
 
 /// Attaches the idmapped root over the working directory (the spec's root

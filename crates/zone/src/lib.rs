@@ -10,6 +10,7 @@
 //! | `boot` | the boot sequence: the supervisor's side and the two stages in the zone |
 //! | `enter` | joining a running zone's namespaces and cgroups (zlogin) |
 //! | `security` | the capabilities a zone's root may hold and the seccomp filter its init runs under |
+//! | `user` | who the init runs as: the zone's own passwd and group files, parsed and resolved |
 //! | `sys` | the kernel interfaces without a safe wrapper; the crate's only `unsafe` |
 //!
 //! It never touches the pool, networks or images: the node hands it a root
@@ -24,3 +25,4 @@ pub mod mounts;
 pub mod security;
 pub mod spec;
 pub mod sys;
+pub mod user;

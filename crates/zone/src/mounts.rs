@@ -217,6 +217,8 @@ mod tests {
             ids: IdMap::nth(0),
             init: vec!["/sbin/init".into()],
             env: vec![],
+            workdir: None,
+            user: None,
             tmpfs_mib: 256,
             run_mib: 64,
             filesystems: vec![],

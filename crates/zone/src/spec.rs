@@ -78,6 +78,16 @@ pub struct ZoneSpec {
     pub init: Vec<String>,
     /// The init's environment.
     pub env: Vec<(String, String)>,
+    /// The init's working directory, inside the zone (made if missing);
+    /// `/` when unset.
+    #[serde(default)]
+    pub workdir: Option<String>,
+    /// Who the init runs as (docker's `User`): `uid`, `uid:gid`, `name` or
+    /// `name:group`, names looked up in the zone's own `/etc/passwd` and
+    /// `/etc/group`. Set, the init also gets the user's `HOME` unless
+    /// `env` has one. Unset, the init runs as the zone's root.
+    #[serde(default)]
+    pub user: Option<String>,
     /// Size of `/tmp` in MiB (`tmpfs`); 0 for no tmpfs on `/tmp`.
     pub tmpfs_mib: u64,
     /// Size of `/run` in MiB.

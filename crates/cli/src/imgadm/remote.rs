@@ -111,7 +111,7 @@ fn sources() -> Result<Vec<basalt_node::images::sources::Source>, Failure> {
 /// `imgadm avail [-j] [-H] [-o fields] [-s fields] [filters]`.
 pub fn avail(args: &[String]) -> Outcome {
     let p = parse(args, "jH", "os")?;
-    let (images, failed) = import::available(&sources()?)?;
+    let import::Available { images, failed } = import::available(&sources()?)?;
     let entries = images
         .into_iter()
         .map(|(m, source)| {

@@ -108,12 +108,18 @@ pub fn ping(source: &Source) -> Result<(), ImageError> {
         })
 }
 
-/// Every image the sources list (`imgadm avail`): (manifest, source url)
-/// pairs, and the errors of the sources that could not be listed (the
-/// others are still listed, as on SmartOS).
-pub fn available(
-    sources: &[Source],
-) -> Result<(Vec<(Value, String)>, Vec<ImageError>), ImageError> {
+/// What the sources offer: each image's manifest with its source's URL,
+/// and the errors of the sources that could not be listed.
+pub struct Available {
+    /// (manifest, source url) pairs.
+    pub images: Vec<(Value, String)>,
+    /// One error per source that did not answer.
+    pub failed: Vec<ImageError>,
+}
+
+/// Every image the sources list (`imgadm avail`); a source that cannot be
+/// listed does not hide the others', as on SmartOS.
+pub fn available(sources: &[Source]) -> Result<Available, ImageError> {
     let mut images = Vec::new();
     let mut failed = Vec::new();
     for s in imgapi_sources(sources)? {
@@ -127,7 +133,7 @@ pub fn available(
             Err(e) => failed.push(e),
         }
     }
-    Ok((images, failed))
+    Ok(Available { images, failed })
 }
 
 /// The manifest of `uuid` in the first source that has it. With `active`,

@@ -32,10 +32,17 @@ use super::import::Progress;
 use super::{ImageError, ImageRecord, ImageStore, Installed, PARTIAL};
 use crate::fsutil::wait_lock;
 
+/// The error with its causes, which name the entry or blob at fault.
 fn oci_error(e: basalt_image::oci::OciError) -> ImageError {
+    let mut message = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        message.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
     ImageError::Source {
         code: e.code(),
-        message: e.to_string(),
+        message,
     }
 }
 

@@ -230,7 +230,7 @@ mod tests {
         let docker = Source::new("http://192.0.2.1:9000", SourceType::Docker);
         assert_eq!(s.add(docker).unwrap_err().code(), "InvalidArgument");
         let again = Sources::load(&p).unwrap();
-        assert_eq!(again.list(), [a.clone()]);
+        assert_eq!(again.list(), std::slice::from_ref(&a));
         let text = std::fs::read_to_string(p.imgadm().join("imgadm.conf")).unwrap();
         assert!(text.contains("upgradedToVer"), "{text}");
         let mut s = again;

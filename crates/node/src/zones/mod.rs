@@ -3,6 +3,7 @@
 //! record it keeps, and vmadm's lifecycle verbs.
 
 pub mod daemon;
+pub mod docker;
 mod lifecycle;
 pub mod metadata;
 pub mod network;

@@ -7,6 +7,7 @@ use basalt_model::{Brand, VmUuid};
 use basalt_zone::spec::{CgroupMount, Filesystem, IdMap, ZoneSpec};
 use serde_json::{Map, Value};
 
+use super::docker::{self, DockerError};
 use crate::paths::Paths;
 
 /// The init a zone runs when `init_name` does not say.
@@ -34,7 +35,9 @@ pub fn brand_of(vm: &Map<String, Value>) -> Brand {
         .unwrap_or(Brand::Joyent)
 }
 
-/// The spec of a stored instance.
+/// The spec of a stored instance. A docker instance runs its container's
+/// process ([`docker::process`]) instead of its `init_name`; its metadata
+/// not making one is an error.
 pub fn zone_spec(
     paths: &Paths,
     uuid: &VmUuid,
@@ -42,7 +45,7 @@ pub fn zone_spec(
     ids: IdMap,
     console: Option<PathBuf>,
     cgroup_mounts: Vec<CgroupMount>,
-) -> ZoneSpec {
+) -> Result<ZoneSpec, DockerError> {
     let str_of = |k: &str| vm.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
     let num = |k: &str| vm.get(k).and_then(Value::as_u64).unwrap_or(0);
     let hostname = str_of("hostname")
@@ -50,7 +53,7 @@ pub fn zone_spec(
         .unwrap_or(uuid.as_str())
         .to_owned();
     let init = str_of("init_name").unwrap_or(DEFAULT_INIT).to_owned();
-    ZoneSpec {
+    let mut spec = ZoneSpec {
         name: uuid.to_string(),
         root: paths.zonepath(uuid).join("root"),
         hostname,
@@ -60,12 +63,21 @@ pub fn zone_spec(
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect(),
+        workdir: None,
+        user: None,
         tmpfs_mib: num("tmpfs"),
         run_mib: (num("max_physical_memory") / 10).clamp(16, 1024),
         filesystems: filesystems(vm),
         cgroup_mounts,
         console,
+    };
+    if let Some(process) = docker::process(vm, &spec.hostname)? {
+        spec.init = process.argv;
+        spec.env = process.env;
+        spec.workdir = process.workdir;
+        spec.user = Some(process.user);
     }
+    Ok(spec)
 }
 
 fn filesystems(vm: &Map<String, Value>) -> Vec<Filesystem> {
@@ -116,7 +128,8 @@ mod tests {
             IdMap::nth(2),
             None,
             vec![],
-        );
+        )
+        .unwrap();
         assert_eq!(s.root, PathBuf::from(format!("/r/zones/{U}/root")));
         assert_eq!(s.hostname, "web01");
         assert_eq!(s.init, ["/bin/myinit"]);
@@ -136,9 +149,62 @@ mod tests {
             IdMap::nth(0),
             None,
             vec![],
-        );
+        )
+        .unwrap();
         assert_eq!(s.hostname, U);
         assert_eq!(s.init, [DEFAULT_INIT]);
         assert_eq!(s.tmpfs_mib, 0);
+        assert_eq!((s.workdir, s.user), (None, None));
+    }
+
+    fn docker_spec(vm: Value) -> Result<ZoneSpec, DockerError> {
+        let uuid: VmUuid = U.parse().unwrap();
+        zone_spec(
+            &Paths::new("/"),
+            &uuid,
+            vm.as_object().unwrap(),
+            IdMap::nth(0),
+            None,
+            vec![],
+        )
+    }
+
+    #[test]
+    fn a_docker_instance_runs_its_container_process() {
+        let s = docker_spec(json!({
+            "brand": "lx", "hostname": "app1", "docker": true,
+            "init_name": "/native/usr/vm/sbin/dockerinit",
+            "internal_metadata": {
+                "docker:entrypoint": "[\"/bin/busybox\",\"sh\",\"-c\"]",
+                "docker:cmd": "[\"httpd -f\"]",
+                "docker:env": "[\"PATH=/opt/bin:/bin\",\"MODE=prod\"]",
+                "docker:workdir": "/www",
+                "docker:user": "www-data"
+            }
+        }))
+        .unwrap();
+        assert_eq!(s.init, ["/bin/busybox", "sh", "-c", "httpd -f"]);
+        let env: Vec<String> = s.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        assert_eq!(
+            env,
+            [
+                "PATH=/opt/bin:/bin",
+                "MODE=prod",
+                "HOSTNAME=app1",
+                "TERM=xterm",
+                "container=basalt"
+            ]
+        );
+        assert_eq!(s.workdir.as_deref(), Some("/www"));
+        assert_eq!(s.user.as_deref(), Some("www-data"));
+    }
+
+    #[test]
+    fn a_docker_instance_with_bad_metadata_does_not_get_a_spec() {
+        let e = docker_spec(json!({
+            "docker": true, "internal_metadata": {"docker:entrypoint": "/bin/sh"}
+        }))
+        .unwrap_err();
+        assert!(e.to_string().contains("docker:entrypoint"), "{e}");
     }
 }

@@ -412,7 +412,8 @@ impl Supervisor {
             ids,
             Some(self.console_path.clone()),
             mounts,
-        );
+        )
+        .map_err(|e| e.to_string())?;
         spec.filesystems.push(Filesystem {
             fstype: "lofs".into(),
             source: self.zonecontrol.display().to_string(),
