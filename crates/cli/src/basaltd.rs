@@ -69,13 +69,12 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    let _images = match serve_images(&node) {
-        Ok(server) => server,
-        Err(e) => {
-            eprintln!("basaltd: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    // Zones matter more than serving images: a listen address that is
+    // not up yet is reported, and basaltd carries on.
+    let _images = serve_images(&node).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "not serving images");
+        None
+    });
     loop {
         match mask.wait() {
             Ok(Signal::SIGCHLD) => reap(),

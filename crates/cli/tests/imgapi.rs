@@ -91,7 +91,7 @@ fn traces(b: &Zones, uuid: &str) -> Vec<String> {
         format!("zones/{uuid}-partial"),
         format!("var/imgadm/images/zones-{uuid}.json"),
         format!("var/imgadm/files/{uuid}.file"),
-        format!("var/tmp/.imgadm-downloads/{uuid}.file"),
+        format!("var/imgadm/downloads/{uuid}.file"),
     ] {
         if b.path().join(&p).exists() {
             found.push(p);

@@ -100,10 +100,12 @@ impl Paths {
         self.imgadm().join("uploads")
     }
 
-    /// `/var/tmp/.imgadm-downloads`: image files being downloaded
+    /// `/var/imgadm/downloads`: image files being downloaded
     /// (`<uuid>.file`), where an interrupted download is resumed from.
+    /// SmartOS uses `/var/tmp/.imgadm-downloads`; a directory anyone may
+    /// create is no place for files root writes.
     pub fn image_downloads(&self) -> PathBuf {
-        self.under("var/tmp/.imgadm-downloads")
+        self.imgadm().join("downloads")
     }
 
     /// `/var/run/img.<uuid>.import.lock`: serialises installs of one image.

@@ -78,6 +78,7 @@ pub fn create(args: &[String]) -> Outcome {
         message: e.to_string(),
         status: 1,
     })?;
+    super::remote::catch_interruptions();
     let req = CreateImage {
         vm: vm.clone(),
         fields,

@@ -86,10 +86,11 @@ impl Progress for Shown {
 }
 
 /// Turns SIGINT, SIGTERM and SIGHUP into [`INTERRUPTED`], so that an
-/// import stops at its next block and removes what it made. Called
-/// before any other thread starts: they inherit the blocked mask, and
-/// only the waiting thread takes the signals.
-fn catch_interruptions() {
+/// import or a create stops at its next block and removes what it made;
+/// a second signal ends the process at once. Called before any other
+/// thread starts: they inherit the blocked mask, and only the waiting
+/// thread takes the signals.
+pub(super) fn catch_interruptions() {
     let mut set = SigSet::empty();
     for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
         set.add(s);
@@ -98,8 +99,11 @@ fn catch_interruptions() {
         return;
     }
     std::thread::spawn(move || {
-        if set.wait().is_ok() {
+        if let Ok(first) = set.wait() {
             INTERRUPTED.store(true, Ordering::Relaxed);
+            if set.wait().is_ok() {
+                std::process::exit(128 + first as i32);
+            }
         }
     });
 }

@@ -3,6 +3,7 @@
 //! have …, no change`, `Deleted …`, `Do not have …, no change`).
 
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 
 use basalt_node::images::import::ping;
 use basalt_node::images::sources::{Change, Source, SourceType, Sources};
@@ -42,7 +43,7 @@ pub fn sources(args: &[String]) -> Outcome {
                 "invalid source URL: \"{url}\" (must be http or https)"
             )));
         }
-        let known = sources.list().iter().any(|s| s.url == source.url);
+        let known = sources.list().iter().any(|s| s.is_at(&source.url));
         if !known && !p.has('f') && source.kind == SourceType::Imgapi {
             ping(&source)?;
         }
@@ -55,9 +56,8 @@ pub fn sources(args: &[String]) -> Outcome {
             Change::Unchanged(s) => {
                 let s = s.expect("an unchanged add names the source");
                 stdout(&format!(
-                    "Already have \"{}\" image source \"{}\", no change\n",
-                    s.kind.as_str(),
-                    s.url
+                    "Already have \"{}\" image source \"{url}\", no change\n",
+                    s.kind.as_str()
                 ));
             }
         }
@@ -66,14 +66,12 @@ pub fn sources(args: &[String]) -> Outcome {
     if let Some(url) = p.value('d') {
         match sources.delete(url)? {
             Change::Done(s) => stdout(&format!(
-                "Deleted \"{}\" image source \"{}\"\n",
-                s.kind.as_str(),
-                s.url
+                "Deleted \"{}\" image source \"{url}\"\n",
+                s.kind.as_str()
             )),
-            Change::Unchanged(_) => stdout(&format!(
-                "Do not have image source \"{}\", no change\n",
-                url.trim_end_matches('/')
-            )),
+            Change::Unchanged(_) => {
+                stdout(&format!("Do not have image source \"{url}\", no change\n"))
+            }
         }
         return Ok(());
     }
@@ -136,7 +134,13 @@ fn edit(sources: &mut Sources, force: bool) -> Outcome {
         message: format!("{}: {e}", tmp.display()),
         status: 1,
     };
-    std::fs::File::create(&tmp)
+    // A new file only (a name planted in the temporary directory is not
+    // followed), readable by root alone.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
         .and_then(|mut f| f.write_all(text.as_bytes()))
         .map_err(io)?;
     let editor = std::env::var("EDITOR").unwrap_or_else(|_| "/usr/bin/vi".into());

@@ -41,7 +41,9 @@ const MANIFEST_LIMIT: usize = 4 << 20;
 /// An upload silent for this long is abandoned.
 const UPLOAD_STALL: Duration = Duration::from_secs(300);
 /// The compressions IMGAPI knows.
-const COMPRESSIONS: [&str; 4] = ["none", "gzip", "bzip2", "xz"];
+const COMPRESSIONS: [&str; 5] = ["none", "gzip", "bzip2", "xz", "zstd"];
+/// The largest image file accepted (a manifest's `files[0].size` limit).
+const MAX_FILE: u64 = 20 << 30;
 
 /// The staged files of one image.
 #[derive(Clone)]
@@ -268,7 +270,8 @@ pub(crate) async fn put_file(
         move || staged.read_manifest(&uuid)
     })
     .await??;
-    let got = receive(body, staged.partial.clone()).await;
+    let limit = want.size.unwrap_or(MAX_FILE).min(MAX_FILE);
+    let got = receive(body, staged.partial.clone(), limit).await;
     let (sha1, size) = match got {
         Ok(v) => v,
         Err(e) => {
@@ -302,10 +305,11 @@ pub(crate) async fn put_file(
 }
 
 /// Streams the body into `path` on a blocking thread, hashing as it
-/// goes; returns the sha1 (hex) and size.
-async fn receive(mut body: Body, path: PathBuf) -> Result<(String, u64), ApiError> {
+/// goes; returns the sha1 (hex) and size. More than `limit` bytes is an
+/// error: an upload cannot fill the node's disk past what it announced.
+async fn receive(mut body: Body, path: PathBuf, limit: u64) -> Result<(String, u64), ApiError> {
     let (tx, rx) = mpsc::channel::<Bytes>(8);
-    let writer = tokio::task::spawn_blocking(move || write_blocks(&path, rx));
+    let writer = tokio::task::spawn_blocking(move || write_blocks(&path, rx, limit));
     let mut failed = None;
     loop {
         let next = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx));
@@ -348,11 +352,21 @@ async fn receive(mut body: Body, path: PathBuf) -> Result<(String, u64), ApiErro
     }
 }
 
-fn write_blocks(path: &FsPath, mut rx: mpsc::Receiver<Bytes>) -> io::Result<(String, u64)> {
+fn write_blocks(
+    path: &FsPath,
+    mut rx: mpsc::Receiver<Bytes>,
+    limit: u64,
+) -> io::Result<(String, u64)> {
     let mut out = BufWriter::with_capacity(1 << 20, fs::File::create(path)?);
     let mut sha1 = Sha1::new();
     let mut size = 0u64;
     while let Some(block) = rx.blocking_recv() {
+        if size + block.len() as u64 > limit {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("more than {limit} bytes"),
+            ));
+        }
         sha1.update(&block);
         out.write_all(&block)?;
         size += block.len() as u64;

@@ -100,9 +100,10 @@ impl Catalog for NodeCatalog {
                 format!("image uuid \"{uuid}\" already exists"),
             ));
         }
-        // The upload is copied: the server removes its staged file.
+        // The upload becomes the kept file (the server's later removal of
+        // its staged file finds nothing).
         store
-            .install_locked(&manifest, file, None, super::install::Keep::Copy)
+            .install_locked(&manifest, file, None, super::install::Keep::Move)
             .map_err(image_error)?;
         tracing::info!(image = %uuid, "published to this node");
         Ok(manifest.to_value())

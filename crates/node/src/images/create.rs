@@ -9,12 +9,10 @@
 //! `<prefix>.imgmanifest`. The snapshot goes afterwards; a failure removes
 //! both files too.
 
-use std::fs::{self, File};
-use std::io::BufWriter;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use basalt_image::Manifest;
-use basalt_image::file::ImageWriter;
 use basalt_image::manifest::Compression;
 use basalt_model::VmUuid;
 use basalt_pool::DatasetName;
@@ -99,6 +97,13 @@ impl Node {
         let manifest = new_manifest(&stored, origin.as_ref().map(|o| &o.record.manifest), req)?;
         let pool = store.pool().clone();
         let dataset = DatasetName::parse(&format!("{}/{id}", pool.name()))?;
+        // What an interrupted create left (its process was killed).
+        let stale = format!("{dataset}@imgadm-create-");
+        for d in pool.list()? {
+            if d.name.starts_with(&stale) {
+                pool.destroy(&d.name, false, false)?;
+            }
+        }
         let snap = dataset.snapshot(&format!("imgadm-create-{}", manifest.uuid))?;
         pool.snapshot(&snap)?;
         let made = (|| {
@@ -216,36 +221,17 @@ fn write_image(
     let mut manifest_path = prefix.into_os_string();
     manifest_path.push(".imgmanifest");
     let manifest_path = PathBuf::from(manifest_path);
-    let written = (|| {
-        let out = File::create(&file_path).map_err(ImageError::io("create", &file_path))?;
-        let w = ImageWriter::new(BufWriter::with_capacity(1 << 20, out), req.compression)
-            .map_err(ImageError::io("write", &file_path))?;
-        let w = match lower {
-            Some(lower) => {
-                basalt_image::diff::diff(lower, root, w)
-                    .map_err(|e| failed("FileSystem", e.to_string()))?
-                    .0
-            }
-            None => {
-                basalt_image::archive::archive(root, w)
-                    .map_err(|e| failed("FileSystem", e.to_string()))?
-                    .0
-            }
-        };
-        let (buf, file) = w.finish().map_err(ImageError::io("write", &file_path))?;
-        let out = buf
-            .into_inner()
-            .map_err(|e| ImageError::io("write", &file_path)(e.into_error()))?;
-        out.sync_all().map_err(ImageError::io("sync", &file_path))?;
-        manifest.files = Some(vec![file]);
-        let mut text = serde_json::to_string_pretty(&manifest.to_value()).unwrap_or_default();
-        text.push('\n');
-        fs::write(&manifest_path, text).map_err(ImageError::io("write", &manifest_path))
-    })();
-    if let Err(e) = written {
+    manifest.files = Some(vec![super::export::write_image_file(
+        root,
+        lower,
+        req.compression,
+        &file_path,
+    )?]);
+    let mut text = serde_json::to_string_pretty(&manifest.to_value()).unwrap_or_default();
+    text.push('\n');
+    if let Err(e) = crate::fsutil::write_atomic(&manifest_path, text.as_bytes(), 0o644) {
         let _ = fs::remove_file(&file_path);
-        let _ = fs::remove_file(&manifest_path);
-        return Err(e);
+        return Err(ImageError::io("write", &manifest_path)(e));
     }
     Ok(CreatedImage {
         manifest,

@@ -6,7 +6,7 @@
 //! 2. Its `origin` chain is walked until an installed image (or none):
 //!    the missing ones are imported first, base first.
 //! 3. Each file is downloaded, with the image's lock held, to
-//!    `/var/tmp/.imgadm-downloads/<uuid>.file`, its sha1 and size checked
+//!    `/var/imgadm/downloads/<uuid>.file` (root's alone), its sha1 and size checked
 //!    as it streams. A transfer cut short is resumed where it stopped
 //!    (`Range`); one whose bytes are wrong is downloaded again once, then
 //!    refused. A download an earlier, killed import left is resumed
@@ -17,8 +17,9 @@
 //! A failure or an interruption removes what the import made: the
 //! download, the partial dataset, the record.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -160,6 +161,15 @@ pub fn find(sources: &[Source], uuid: &str, active: bool) -> Result<Option<Found
             continue;
         }
         let manifest = Manifest::from_value(value)?;
+        if manifest.uuid.as_str() != uuid {
+            return Err(ImageError::Source {
+                code: "InvalidManifest",
+                message: format!(
+                    "source \"{}\" answered for image {uuid} with the manifest of image {}",
+                    s.url, manifest.uuid
+                ),
+            });
+        }
         return Ok(Some(Found {
             manifest,
             source: s.clone(),
@@ -295,7 +305,11 @@ impl ImageStore {
             });
         };
         let dir = self.paths.image_downloads();
-        fs::create_dir_all(&dir).map_err(ImageError::io("create", &dir))?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(ImageError::io("create", &dir))?;
         let path = dir.join(format!("{uuid}.file"));
         let client = client(&found.source)?;
         let mut last = None;
@@ -333,7 +347,7 @@ impl ImageStore {
     }
 }
 
-fn interrupted() -> ImageError {
+pub(super) fn interrupted() -> ImageError {
     ImageError::Source {
         code: "Interrupted",
         message: "interrupted: what the import made was removed".into(),
@@ -369,6 +383,8 @@ fn fetch(
             .create(true)
             .write(true)
             .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(path)
             .map_err(ImageError::io("open", path))?;
         if !download.resumed && have > 0 {
@@ -422,7 +438,11 @@ fn fetch(
 
 /// Hashes what a download already holds; 0 when there is none.
 fn rehash(path: &std::path::Path, sha1: &mut Sha1) -> Result<u64, ImageError> {
-    let mut f = match File::open(path) {
+    let mut f = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+    {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
         Err(e) => return Err(ImageError::io("open", path)(e)),

@@ -92,7 +92,12 @@ impl ImageStore {
         }
         let kept = self.kept_file(&uuid);
         let placed = match keep {
-            Keep::Move => super::place(file, &kept, |from: &Path, to: &Path| fs::rename(from, to)),
+            Keep::Move => super::place(file, &kept, |from: &Path, to: &Path| {
+                // Across file systems, a copy; the download goes either way.
+                let moved = fs::rename(from, to).or_else(|_| fs::copy(from, to).map(drop));
+                let _ = fs::remove_file(from);
+                moved
+            }),
             Keep::Copy => super::place(file, &kept, |from: &Path, to: &Path| {
                 fs::copy(from, to).map(drop)
             }),

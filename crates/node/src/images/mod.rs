@@ -13,6 +13,7 @@
 pub mod catalog;
 pub mod create;
 mod error;
+pub mod export;
 pub mod import;
 mod install;
 pub mod oci;
@@ -240,10 +241,10 @@ impl ImageStore {
                 let name = e.file_name().to_string_lossy().into_owned();
                 let uuid = name.trim_start_matches('.').split('.').next().unwrap_or("");
                 let stray = name.starts_with('.') || dir == self.paths.image_downloads();
-                if stray
-                    && basalt_model::ids::is_uuid(uuid)
-                    && install::try_lock(&self.paths, uuid)?.is_some()
-                {
+                if !stray || !basalt_model::ids::is_uuid(uuid) {
+                    continue;
+                }
+                if let Some(_lock) = install::try_lock(&self.paths, uuid)? {
                     let _ = fs::remove_file(e.path());
                 }
             }

@@ -15,12 +15,10 @@
 //! that it serves the image to other nodes like any other; the manifest
 //! describes that file.
 
-use std::fs::{self, File};
-use std::io::BufWriter;
+use std::fs;
 use std::path::Path;
 
 use basalt_image::Manifest;
-use basalt_image::file::ImageWriter;
 use basalt_image::manifest::Compression;
 use basalt_image::oci::{OciConfig, OciImage};
 use basalt_model::VmUuid;
@@ -28,6 +26,7 @@ use basalt_pool::DatasetName;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use super::export::write_image_file;
 use super::import::Progress;
 use super::{ImageError, ImageRecord, ImageStore, Installed, PARTIAL};
 use crate::fsutil::wait_lock;
@@ -89,13 +88,10 @@ fn name_and_version(reference: Option<&str>, digest: &str) -> (String, String) {
 /// The manifest's `published_at` from the configuration's `created`
 /// (RFC 3339, any fraction), else now.
 fn published(created: Option<&str>) -> String {
-    if let Some(c) = created {
-        let b = c.as_bytes();
-        if b.len() >= 19 {
-            let secs = format!("{}Z", &c[..19]);
-            if basalt_image::manifest::is_published_at(&secs) {
-                return secs;
-            }
+    if let Some(secs) = created.and_then(|c| c.get(..19)) {
+        let secs = format!("{secs}Z");
+        if basalt_image::manifest::is_published_at(&secs) {
+            return secs;
         }
     }
     crate::instances::now_iso()
@@ -182,15 +178,14 @@ impl ImageStore {
         }
         let kept = self.kept_file(&uuid);
         super::remove_staged(&self.paths, &uuid);
-        let staged = self
-            .paths
-            .image_files()
-            .join(format!(".{uuid}.file.{}", std::process::id()));
         let built = (|| {
             self.pool.create(&partial, None)?;
             let root = self.pool.path_of(&partial).join("root");
             fs::create_dir(&root).map_err(ImageError::io("create", &root))?;
             let applied = img.apply(&root).map_err(oci_error)?;
+            if super::import::INTERRUPTED.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err(super::import::interrupted());
+            }
             progress.say(&format!(
                 "Applied {} layer{} ({} bytes)",
                 applied.layers,
@@ -199,30 +194,30 @@ impl ImageStore {
             ));
             let snap = partial.snapshot("final")?;
             self.pool.snapshot(&snap)?;
-            manifest.files = Some(vec![write_file(
+            // The file the node serves the image as.
+            let files = self.paths.image_files();
+            fs::create_dir_all(&files).map_err(ImageError::io("create", &files))?;
+            manifest.files = Some(vec![write_image_file(
                 &self.pool.snapshot_path(&snap).join("root"),
-                &staged,
+                None,
+                Compression::Gzip,
+                &kept,
             )?]);
             self.pool.rename(&partial, &target)?;
+            let record = ImageRecord {
+                manifest: manifest.clone(),
+                zpool: self.pool.name().to_owned(),
+                source: None,
+            };
+            if let Err(e) = record.write(&self.record_path(&uuid)) {
+                let _ = self.pool.destroy(target.as_str(), true, false);
+                return Err(e);
+            }
             Ok::<(), ImageError>(())
         })();
         if let Err(e) = built {
             let _ = self.pool.destroy(partial.as_str(), true, false);
-            let _ = fs::remove_file(&staged);
-            return Err(e);
-        }
-        let record = ImageRecord {
-            manifest: manifest.clone(),
-            zpool: self.pool.name().to_owned(),
-            source: None,
-        };
-        let recorded = record
-            .write(&self.record_path(&uuid))
-            .and_then(|()| fs::rename(&staged, &kept).map_err(ImageError::io("keep", &staged)));
-        if let Err(e) = recorded {
-            let _ = fs::remove_file(self.record_path(&uuid));
-            let _ = self.pool.destroy(target.as_str(), true, false);
-            let _ = fs::remove_file(&staged);
+            let _ = fs::remove_file(&kept);
             return Err(e);
         }
         progress.say(&format!(
@@ -231,26 +226,6 @@ impl ImageStore {
         ));
         Ok(Installed::New(manifest))
     }
-}
-
-/// Archives `root` into `out` (gzip) and describes the file.
-fn write_file(root: &Path, out: &Path) -> Result<basalt_image::manifest::ImageFile, ImageError> {
-    if let Some(dir) = out.parent() {
-        fs::create_dir_all(dir).map_err(ImageError::io("create", dir))?;
-    }
-    let f = File::create(out).map_err(ImageError::io("create", out))?;
-    let w = ImageWriter::new(BufWriter::with_capacity(1 << 20, f), Compression::Gzip)
-        .map_err(ImageError::io("write", out))?;
-    let (w, _) = basalt_image::archive::archive(root, w).map_err(|e| ImageError::Source {
-        code: "FileSystem",
-        message: e.to_string(),
-    })?;
-    let (buf, file) = w.finish().map_err(ImageError::io("write", out))?;
-    let f = buf
-        .into_inner()
-        .map_err(|e| ImageError::io("write", out)(e.into_error()))?;
-    f.sync_all().map_err(ImageError::io("sync", out))?;
-    Ok(file)
 }
 
 #[cfg(test)]

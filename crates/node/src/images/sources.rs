@@ -47,7 +47,8 @@ impl SourceType {
 /// One image source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Source {
-    /// Its URL, as the operator gave it less a trailing `/`.
+    /// Its URL, as the operator gave it (messages echo it: scripts match
+    /// what they passed).
     pub url: String,
     /// What it is.
     pub kind: SourceType,
@@ -59,10 +60,15 @@ impl Source {
     /// A source of `kind` at `url`.
     pub fn new(url: &str, kind: SourceType) -> Source {
         Source {
-            url: url.trim_end_matches('/').to_owned(),
+            url: url.trim().to_owned(),
             kind,
             insecure: false,
         }
+    }
+
+    /// Whether this source is at `url` (a trailing `/` aside).
+    pub fn is_at(&self, url: &str) -> bool {
+        self.url.trim_end_matches('/') == url.trim().trim_end_matches('/')
     }
 
     fn to_value(&self) -> Value {
@@ -130,7 +136,7 @@ impl Sources {
     /// Appends a source unless one with its URL is there. A URL already
     /// there with another type is an error, as on SmartOS.
     pub fn add(&mut self, source: Source) -> Result<Change, ImageError> {
-        if let Some(have) = self.list.iter().find(|s| s.url == source.url) {
+        if let Some(have) = self.list.iter().find(|s| s.is_at(&source.url)) {
             if have.kind != source.kind {
                 return Err(ImageError::Source {
                     code: "InvalidArgument",
@@ -150,8 +156,7 @@ impl Sources {
 
     /// Removes the source with `url`.
     pub fn delete(&mut self, url: &str) -> Result<Change, ImageError> {
-        let url = url.trim_end_matches('/');
-        let Some(i) = self.list.iter().position(|s| s.url == url) else {
+        let Some(i) = self.list.iter().position(|s| s.is_at(url)) else {
             return Ok(Change::Unchanged(None));
         };
         let gone = self.list.remove(i);
@@ -222,7 +227,7 @@ mod tests {
         assert!(s.list().is_empty());
         let a = Source::new("http://192.0.2.1:9000/", SourceType::Imgapi);
         assert_eq!(s.add(a.clone()).unwrap(), Change::Done(a.clone()));
-        assert_eq!(a.url, "http://192.0.2.1:9000");
+        assert!(a.is_at("http://192.0.2.1:9000"));
         assert_eq!(
             s.add(a.clone()).unwrap(),
             Change::Unchanged(Some(a.clone()))
@@ -234,7 +239,10 @@ mod tests {
         let text = std::fs::read_to_string(p.imgadm().join("imgadm.conf")).unwrap();
         assert!(text.contains("upgradedToVer"), "{text}");
         let mut s = again;
-        assert_eq!(s.delete("http://192.0.2.1:9000").unwrap(), Change::Done(a));
+        assert_eq!(
+            s.delete("http://192.0.2.1:9000").unwrap(),
+            Change::Done(a.clone())
+        );
         assert_eq!(
             s.delete("http://192.0.2.1:9000").unwrap(),
             Change::Unchanged(None)
