@@ -102,6 +102,7 @@ fn traces(b: &Zones, uuid: &str) -> Vec<String> {
 
 #[test]
 fn a_node_imports_from_another_and_boots_what_it_imported() {
+    common::require(&["script"]);
     let a = Zones::new("imgapi-a");
     let b = Zones::without_image("imgapi-b", "1G");
     let server = Server::start(&a, false);
@@ -142,6 +143,28 @@ fn a_node_imports_from_another_and_boots_what_it_imported() {
     );
     assert_eq!(traces(&b, &image), Vec::<String>::new());
     std::fs::write(&kept, &good).unwrap();
+
+    // A download a killed import left is resumed where it stopped; one
+    // whose bytes are wrong is fetched again; either way nothing is left
+    // but the image.
+    let downloads = b.path().join("var/imgadm/downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    let partial = downloads.join(format!("{image}.file"));
+    for (case, head) in [
+        ("resumed", good[..good.len() / 3].to_vec()),
+        ("corrupt", bad[..bad.len() * 2 / 3].to_vec()),
+    ] {
+        std::fs::write(&partial, &head).unwrap();
+        ok(&b.imgadm(&["import", "-q", &image]), case);
+        assert!(!partial.exists(), "{case}: the download stayed");
+        assert_eq!(
+            std::fs::read(b.path().join(format!("var/imgadm/files/{image}.file"))).unwrap(),
+            good,
+            "{case}"
+        );
+        ok(&b.imgadm(&["delete", &image]), "delete");
+        assert_eq!(traces(&b, &image), Vec::<String>::new(), "{case}");
+    }
 
     // On a terminal, a progress bar with rate and time left.
     let imgadm = env!("CARGO_BIN_EXE_imgadm");
@@ -186,6 +209,29 @@ fn a_node_imports_from_another_and_boots_what_it_imported() {
             theirs["manifest"]["version"].as_str().unwrap()
         )
     );
+
+    // update: a manifest changed on the node is put back as the source
+    // has it.
+    let record = b
+        .path()
+        .join(format!("var/imgadm/images/zones-{image}.json"));
+    let text = std::fs::read_to_string(&record).unwrap();
+    let mut changed: Value = serde_json::from_str(&text).unwrap();
+    changed["manifest"]["description"] = "edited here".into();
+    std::fs::write(&record, changed.to_string()).unwrap();
+    let r = b.imgadm(&["update", "-n"]);
+    assert!(
+        ok(&r, "update -n").starts_with(&format!("Would update image {image} (")),
+        "{r:?}"
+    );
+    let r = b.imgadm(&["update"]);
+    assert!(
+        ok(&r, "update").starts_with(&format!("Updated image {image} (")),
+        "{r:?}"
+    );
+    let got: Value = serde_json::from_str(&ok(&b.imgadm(&["get", &image]), "get")).unwrap();
+    assert_eq!(got["manifest"], theirs["manifest"]);
+    assert_eq!(ok(&b.imgadm(&["update"]), "update again"), "");
 
     let vm = b.create("");
     assert_eq!(b.state(&vm), "running");
@@ -249,6 +295,11 @@ fn an_image_of_a_changed_zone_imports_on_another_node_whole_or_incremental() {
     assert_eq!(manifest["origin"], a.image.as_str());
     assert_eq!(manifest["files"][0]["size"], delta);
     let delta_uuid = manifest["uuid"].as_str().unwrap().to_owned();
+    let whole: Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("whole-1.0.0.imgmanifest")).unwrap())
+            .unwrap();
+    assert_eq!(whole["origin"], Value::Null);
+    let whole_uuid = whole["uuid"].as_str().unwrap().to_owned();
 
     for name in ["whole", "delta"] {
         let m = format!("{dir}/{name}-1.0.0.imgmanifest");
@@ -285,6 +336,18 @@ fn an_image_of_a_changed_zone_imports_on_another_node_whole_or_incremental() {
         "zlogin",
     );
     assert_eq!(seen, "changed\nv1\n");
+
+    // The whole image stands alone.
+    ok(&b.imgadm(&["import", "-q", &whole_uuid]), "import whole");
+    let zone = b.create_json(serde_json::json!({"image_uuid": whole_uuid}));
+    let seen = ok(
+        &b.zlogin(
+            &zone,
+            "cat /root/marker; test ! -e /etc/os-release || echo os-release",
+        ),
+        "zlogin",
+    );
+    assert_eq!(seen, "changed\n");
 }
 
 #[test]

@@ -345,7 +345,13 @@ async fn receive(mut body: Body, path: PathBuf, limit: u64) -> Result<(String, u
     let written = writer
         .await
         .map_err(|e| ApiError::internal(format!("the upload writer failed: {e}")))?
-        .map_err(|e| ApiError::internal(format!("failed to write the upload: {e}")));
+        .map_err(|e| {
+            if e.kind() == io::ErrorKind::InvalidData {
+                ApiError::invalid(format!("size: {e} arrived, more than announced"))
+            } else {
+                ApiError::internal(format!("failed to write the upload: {e}"))
+            }
+        });
     match failed {
         Some(e) => Err(e),
         None => written,

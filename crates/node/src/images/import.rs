@@ -305,11 +305,14 @@ impl ImageStore {
             });
         };
         let dir = self.paths.image_downloads();
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
-            .map_err(ImageError::io("create", &dir))?;
+        let imgadm = self.paths.imgadm();
+        fs::create_dir_all(&imgadm).map_err(ImageError::io("create", &imgadm))?;
+        match fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
+                return Err(ImageError::io("create", &dir)(e));
+            }
+            _ => {}
+        }
         let path = dir.join(format!("{uuid}.file"));
         let client = client(&found.source)?;
         let mut last = None;
