@@ -12,8 +12,7 @@
 
 mod common;
 
-use std::io::BufRead;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::image::{Root, UUID, image};
@@ -21,36 +20,10 @@ use common::{missing, s};
 
 const RUNS: usize = 3;
 
-/// `imgadm serve` of node A, stopped when dropped.
-struct Server(Child, String);
+#[path = "../tests/support/served.rs"]
+mod served;
 
-impl Server {
-    fn start(root: &Root) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_imgadm"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env("BASALT_ROOT", root.0.path())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("Serving images on ")
-            .unwrap_or_else(|| panic!("imgadm serve said {line:?}"))
-            .to_owned();
-        Server(child, url)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use served::Served;
 
 fn median(mut times: Vec<Duration>) -> Duration {
     times.sort();
@@ -98,11 +71,15 @@ fn main() {
         env!("CARGO_BIN_EXE_imgadm"),
         &["install", "-m", s(&img.manifest), "-f", s(&img.file)],
     );
-    let server = Server::start(&a);
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_imgadm"));
+    serve
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("BASALT_ROOT", a.0.path());
+    let server = Served::start(serve);
     let (mut ours, mut peer) = (Vec::new(), Vec::new());
     for _ in 0..RUNS {
-        peer.push(time_curl_tar(&server.1));
-        ours.push(time_import(&server.1));
+        peer.push(time_curl_tar(&server.url));
+        ours.push(time_import(&server.url));
     }
     let (ours, peer) = (median(ours), median(peer));
     let mb = img.file_bytes as f64 / 1e6;
@@ -111,7 +88,7 @@ fn main() {
         mb,
         img.data_bytes as f64 / 1e6,
         img.files,
-        server.1
+        server.url
     );
     println!(
         "imgadm import   {:>7.3} s  {:>7.1} MB/s",

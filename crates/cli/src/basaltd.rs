@@ -4,7 +4,8 @@
 //! the supervisors it started, until SIGTERM or SIGINT. Zones keep running
 //! when it stops: each has its own supervisor. vmadm never needs it.
 
-use std::process::ExitCode;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, ExitCode, Stdio};
 
 use basalt_node::instances::Node;
 use basalt_node::paths::Paths;
@@ -71,15 +72,22 @@ pub fn main() -> ExitCode {
     }
     // Zones matter more than serving images: a listen address that is
     // not up yet is reported, and basaltd carries on.
-    let _images = serve_images(&node).unwrap_or_else(|e| {
+    let mut images = serve_images(&node).unwrap_or_else(|e| {
         tracing::error!(error = %e, "not serving images");
         None
     });
     loop {
         match mask.wait() {
-            Ok(Signal::SIGCHLD) => reap(),
+            Ok(Signal::SIGCHLD) => reap(&mut images),
             Ok(Signal::SIGTERM | Signal::SIGINT) => {
                 tracing::info!("stopping; zones keep running");
+                if let Some(mut server) = images.take() {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(server.id() as i32),
+                        Signal::SIGTERM,
+                    );
+                    let _ = server.wait();
+                }
                 return ExitCode::SUCCESS;
             }
             _ => {}
@@ -88,32 +96,58 @@ pub fn main() -> ExitCode {
 }
 
 /// The image server, when `/usbkey/config` has `imgapi_listen=ADDR:PORT`
-/// (and `imgapi_publish=true` to accept published images): the same
-/// server as `imgadm serve`, stopped when basaltd stops.
-fn serve_images(node: &Node) -> Result<Option<basalt_imgapi::ServerHandle>, String> {
+/// (and `imgapi_publish=true` to accept published images): `imgadm serve`
+/// installed beside basaltd, as a child process — basaltd reaps every
+/// child it has, so the server's own children (the pool's commands) must
+/// not be basaltd's. It is stopped when basaltd stops.
+fn serve_images(node: &Node) -> Result<Option<Child>, String> {
     let Some(listen) = node.config().get("imgapi_listen") else {
         return Ok(None);
     };
-    let listener = std::net::TcpListener::bind(listen)
-        .map_err(|e| format!("cannot serve images on {listen}: {e}"))?;
-    let options = basalt_imgapi::ServerOptions {
-        publish: node.config().get("imgapi_publish") == Some("true"),
-        upload_dir: node.paths().image_uploads(),
-    };
-    let catalog = std::sync::Arc::new(basalt_node::images::catalog::NodeCatalog::new(
-        node.paths().clone(),
-    ));
-    let server = basalt_imgapi::server::spawn(listener, catalog, options)
-        .map_err(|e| format!("the image server could not start: {e}"))?;
-    println!("basaltd: serving images on http://{}", server.local_addr());
-    Ok(Some(server))
+    let imgadm = std::env::current_exe()
+        .map_err(|e| format!("cannot find basaltd's own binary: {e}"))?
+        .with_file_name("imgadm");
+    let mut cmd = Command::new(&imgadm);
+    cmd.args(["serve", "--listen", listen]);
+    if node.config().get("imgapi_publish") == Some("true") {
+        cmd.arg("--allow-publish");
+    }
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            format!(
+                "cannot run {} (installed beside basaltd): {e}",
+                imgadm.display()
+            )
+        })?;
+    let mut line = String::new();
+    let _ = BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line);
+    match line.trim().strip_prefix("Serving images on ") {
+        Some(url) => {
+            println!("basaltd: serving images on {url}");
+            Ok(Some(child))
+        }
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(format!("imgadm serve --listen {listen} did not start"))
+        }
+    }
 }
 
-/// Reaps the supervisors basaltd started that have ended.
-fn reap() {
+/// Reaps the supervisors basaltd started that have ended, and says so
+/// when the image server was one of them.
+fn reap(images: &mut Option<Child>) {
     while let Ok(status) = waitpid(None, Some(WaitPidFlag::WNOHANG)) {
         if status == WaitStatus::StillAlive {
             break;
+        }
+        let server = images.as_ref().map(|c| c.id() as i32);
+        if status.pid().map(|p| p.as_raw()) == server && server.is_some() {
+            tracing::error!(?status, "the image server ended: not serving images");
+            *images = None;
         }
     }
 }

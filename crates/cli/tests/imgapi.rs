@@ -8,53 +8,25 @@
 mod common;
 
 use std::io::BufRead;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 
 use common::Run;
 use common::zones::Zones;
 use serde_json::Value;
 
-/// `imgadm serve` of a node, stopped (SIGTERM) when dropped.
-struct Server {
-    child: Child,
-    url: String,
-}
+#[path = "support/served.rs"]
+mod served;
 
-impl Server {
-    fn start(node: &Zones, publish: bool) -> Server {
-        let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
-        if publish {
-            args.push("--allow-publish");
-        }
-        let mut child = node
-            .root
-            .command(env!("CARGO_BIN_EXE_imgadm"))
-            .args(&args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("Serving images on ")
-            .unwrap_or_else(|| panic!("imgadm serve said {line:?}"))
-            .to_owned();
-        Server { child, url }
-    }
-}
+use served::Served;
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.child.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        );
-        let _ = self.child.wait();
+/// `imgadm serve` of a node (publishing allowed or not).
+fn serve(node: &Zones, publish: bool) -> Served {
+    let mut cmd = node.root.command(env!("CARGO_BIN_EXE_imgadm"));
+    cmd.args(["serve", "--listen", "127.0.0.1:0"]);
+    if publish {
+        cmd.arg("--allow-publish");
     }
+    Served::start(cmd)
 }
 
 fn ok(r: &Run, what: &str) -> String {
@@ -105,7 +77,7 @@ fn a_node_imports_from_another_and_boots_what_it_imported() {
     common::require(&["script"]);
     let a = Zones::new("imgapi-a");
     let b = Zones::without_image("imgapi-b", "1G");
-    let server = Server::start(&a, false);
+    let server = serve(&a, false);
     let image = a.image.clone();
     only_source(&b, &server.url);
 
@@ -249,7 +221,7 @@ fn a_node_imports_from_another_and_boots_what_it_imported() {
 #[test]
 fn an_image_of_a_changed_zone_imports_on_another_node_whole_or_incremental() {
     let a = Zones::new("imgapi-create-a");
-    let server = Server::start(&a, true);
+    let server = serve(&a, true);
     let vm = a.create("");
     let r = a.zlogin(
         &vm,

@@ -6,44 +6,23 @@ mod common;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read;
-use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
-use std::path::Path;
+use std::os::unix::fs::{MetadataExt, symlink};
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use basalt_image::archive::ArchiveError;
 use basalt_image::diff::{DiffSummary, diff};
 use basalt_image::extract::extract_layer;
-use rustix::fs::{AtFlags, CWD, Timespec, Timestamps};
 use tar::EntryType;
+use tempfile::TempDir;
 
 use common::*;
 
 const OLD: i64 = 1_600_000_000;
 
-fn touch(p: &Path, secs: i64) -> std::io::Result<()> {
-    let t = Timespec {
-        tv_sec: secs,
-        tv_nsec: 0,
-    };
-    let times = Timestamps {
-        last_access: t,
-        last_modification: t,
-    };
-    Ok(rustix::fs::utimensat(
-        CWD,
-        p,
-        &times,
-        AtFlags::SYMLINK_NOFOLLOW,
-    )?)
-}
-
-fn chmod(p: &Path, mode: u32) -> std::io::Result<()> {
-    fs::set_permissions(p, fs::Permissions::from_mode(mode))
-}
-
 /// Every path under `top` (itself included, as ""), deepest first, so that
 /// setting directory times last leaves them set.
-fn paths(top: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+fn paths(top: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let mut todo = vec![top.to_owned()];
     while let Some(p) = todo.pop() {
@@ -91,7 +70,7 @@ fn build_lower(top: &Path) -> Res {
     ] {
         fs::create_dir_all(p(d))?;
     }
-    fs::write(p("etc/passwd"), b"root:x:0:0::/root:/bin/sh\n")?;
+    fs::write(p("etc/passwd"), PASSWD)?;
     fs::write(p("etc/hosts"), b"127.0.0.1 alpha\n")?;
     fs::write(p("etc/motd"), b"welcome\n")?;
     fs::write(p("bin/sh"), vec![0x5au8; 300_000])?;
@@ -142,7 +121,7 @@ fn change(top: &Path) -> Res {
 }
 
 /// A layer's entries in stream order: name and type (`w` for a whiteout).
-fn entries(layer: &[u8]) -> Result<Vec<(String, char)>, Box<dyn std::error::Error>> {
+fn entries(layer: &[u8]) -> Res<Vec<(String, char)>> {
     let mut out = Vec::new();
     let mut ar = tar::Archive::new(layer);
     for e in ar.entries()? {
@@ -177,14 +156,14 @@ fn named(list: &[(&str, char)]) -> Vec<(String, char)> {
 
 /// A lower tree, a copy of it changed into an upper tree, and the layer.
 struct Case {
-    _dir: tempfile::TempDir,
-    lower: std::path::PathBuf,
-    upper: std::path::PathBuf,
+    _dir: TempDir,
+    lower: PathBuf,
+    upper: PathBuf,
     layer: Vec<u8>,
     summary: DiffSummary,
 }
 
-fn case() -> Result<Case, Box<dyn std::error::Error>> {
+fn case() -> Res<Case> {
     let dir = tempfile::Builder::new()
         .prefix("basalt-image-diff-")
         .tempdir()?;
@@ -278,7 +257,7 @@ fn the_layer_holds_exactly_what_changed() -> Res {
 
 /// Everything compared between two trees, by path; times to the second,
 /// as the tar format keeps them.
-fn describe(top: &Path) -> Result<BTreeMap<String, String>, Box<dyn std::error::Error>> {
+fn describe(top: &Path) -> Res<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for p in paths(top)? {
         let m = fs::symlink_metadata(&p)?;
@@ -289,16 +268,11 @@ fn describe(top: &Path) -> Result<BTreeMap<String, String>, Box<dyn std::error::
         } else {
             String::new()
         };
-        let mut xattrs = Vec::new();
-        if !m.is_symlink() {
-            let mut buf = vec![0u8; 4096];
-            let n = rustix::fs::llistxattr(&p, &mut buf[..])?;
-            for name in buf[..n].split(|&b| b == 0).filter(|n| !n.is_empty()) {
-                let name = String::from_utf8_lossy(name).into_owned();
-                xattrs.push((xattr(&p, &name)?, name));
-            }
-            xattrs.sort();
-        }
+        let xattrs = if m.is_symlink() {
+            Vec::new()
+        } else {
+            list_xattrs(&p)?
+        };
         let rel = p.strip_prefix(top)?.to_string_lossy().into_owned();
         let what = format!(
             "mode {:o} owner {}:{} mtime {} rdev {} {content} {xattrs:?}",
@@ -360,12 +334,21 @@ fn the_same_trees_give_the_same_layer() -> Res {
     Ok(())
 }
 
-#[test]
-fn a_file_named_like_a_whiteout_is_refused() -> Res {
-    let dir = tempfile::tempdir()?;
+/// A temporary directory holding the empty trees `lower` and `upper`.
+fn empty_trees() -> Res<(TempDir, PathBuf, PathBuf)> {
+    let dir = tempfile::Builder::new()
+        .prefix("basalt-image-diff-")
+        .tempdir()?;
     let (lower, upper) = (dir.path().join("lower"), dir.path().join("upper"));
     fs::create_dir(&lower)?;
-    fs::create_dir_all(upper.join("d"))?;
+    fs::create_dir(&upper)?;
+    Ok((dir, lower, upper))
+}
+
+#[test]
+fn a_file_named_like_a_whiteout_is_refused() -> Res {
+    let (_dir, lower, upper) = empty_trees()?;
+    fs::create_dir(upper.join("d"))?;
     fs::write(upper.join("d/.wh.passwd"), b"")?;
     match diff(&lower, &upper, Vec::new()) {
         Err(ArchiveError::Reserved { path }) => assert_eq!(path, upper.join("d/.wh.passwd")),
@@ -376,11 +359,8 @@ fn a_file_named_like_a_whiteout_is_refused() -> Res {
 
 #[test]
 fn sockets_are_skipped_and_what_they_replace_is_removed() -> Res {
-    let dir = tempfile::tempdir()?;
-    let (lower, upper) = (dir.path().join("lower"), dir.path().join("upper"));
-    fs::create_dir(&lower)?;
+    let (_dir, lower, upper) = empty_trees()?;
     fs::write(lower.join("sock"), b"was a file")?;
-    fs::create_dir(&upper)?;
     let _listener = std::os::unix::net::UnixListener::bind(upper.join("sock"))?;
     touch(&lower, OLD)?;
     touch(&upper, OLD)?;
@@ -392,13 +372,10 @@ fn sockets_are_skipped_and_what_they_replace_is_removed() -> Res {
 
 #[test]
 fn symbolic_links_are_not_followed() -> Res {
-    let dir = tempfile::tempdir()?;
-    let (lower, upper) = (dir.path().join("lower"), dir.path().join("upper"));
+    let (dir, lower, upper) = empty_trees()?;
     let outside = dir.path().join("outside");
     fs::create_dir_all(outside.join("secret"))?;
     fs::write(outside.join("secret/key"), b"k")?;
-    fs::create_dir(&lower)?;
-    fs::create_dir(&upper)?;
     symlink(&outside, upper.join("escape"))?;
     let (layer, _) = diff(&lower, &upper, Vec::new())?;
     let got = entries(&layer)?;

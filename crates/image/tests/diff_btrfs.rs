@@ -13,7 +13,6 @@ use std::process::Command;
 
 use basalt_image::diff::diff;
 use basalt_image::extract::extract_layer;
-use rustix::fs::{AtFlags, CWD, Timespec, Timestamps};
 
 use common::*;
 
@@ -38,7 +37,7 @@ fn run(argv: &[&str], args: &[&Path]) -> Res {
 }
 
 impl Btrfs {
-    fn new() -> Result<Btrfs, Box<dyn std::error::Error>> {
+    fn new() -> Res<Btrfs> {
         let dir = tempfile::Builder::new()
             .prefix("basalt-image-diff-btrfs-")
             .tempdir()?;
@@ -51,13 +50,13 @@ impl Btrfs {
         Ok(Btrfs { _dir: dir, mnt })
     }
 
-    fn subvolume(&self, name: &str) -> Result<PathBuf, Box<dyn std::error::Error>> {
+    fn subvolume(&self, name: &str) -> Res<PathBuf> {
         let path = self.mnt.join(name);
         run(&["btrfs", "-q", "subvolume", "create"], &[&path])?;
         Ok(path)
     }
 
-    fn snapshot(&self, from: &Path, name: &str) -> Result<PathBuf, Box<dyn std::error::Error>> {
+    fn snapshot(&self, from: &Path, name: &str) -> Res<PathBuf> {
         let path = self.mnt.join(name);
         run(&["btrfs", "-q", "subvolume", "snapshot"], &[from, &path])?;
         Ok(path)
@@ -68,23 +67,6 @@ impl Drop for Btrfs {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg(&self.mnt).status();
     }
-}
-
-fn keep_mtime(p: &Path, from: &fs::Metadata) -> std::io::Result<()> {
-    let t = Timespec {
-        tv_sec: from.mtime(),
-        tv_nsec: from.mtime_nsec(),
-    };
-    let times = Timestamps {
-        last_access: t,
-        last_modification: t,
-    };
-    Ok(rustix::fs::utimensat(
-        CWD,
-        p,
-        &times,
-        AtFlags::SYMLINK_NOFOLLOW,
-    )?)
 }
 
 fn build(top: &Path) -> Res {
@@ -99,7 +81,17 @@ fn build(top: &Path) -> Res {
     Ok(())
 }
 
-fn names(layer: &[u8]) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+/// A file system holding the subvolume `lower`, built, and its snapshot
+/// `upper`.
+fn built_and_snapshotted() -> Res<(Btrfs, PathBuf, PathBuf)> {
+    let b = Btrfs::new()?;
+    let lower = b.subvolume("lower")?;
+    build(&lower)?;
+    let upper = b.snapshot(&lower, "upper")?;
+    Ok((b, lower, upper))
+}
+
+fn names(layer: &[u8]) -> Res<Vec<String>> {
     let mut out = Vec::new();
     for e in tar::Archive::new(layer).entries()? {
         let mut e = e?;
@@ -111,10 +103,7 @@ fn names(layer: &[u8]) -> Result<Vec<String>, Box<dyn std::error::Error>> {
 
 #[test]
 fn an_untouched_snapshot_gives_an_empty_layer() -> Res {
-    let b = Btrfs::new()?;
-    let lower = b.subvolume("lower")?;
-    build(&lower)?;
-    let upper = b.snapshot(&lower, "upper")?;
+    let (_b, lower, upper) = built_and_snapshotted()?;
     let (layer, summary) = diff(&lower, &upper, Vec::new())?;
     assert_eq!(names(&layer)?, Vec::<String>::new());
     assert_eq!((summary.entries, summary.whiteouts), (0, 0));
@@ -124,10 +113,7 @@ fn an_untouched_snapshot_gives_an_empty_layer() -> Res {
 
 #[test]
 fn changes_in_a_snapshot_are_found_even_behind_kept_times() -> Res {
-    let b = Btrfs::new()?;
-    let lower = b.subvolume("lower")?;
-    build(&lower)?;
-    let upper = b.snapshot(&lower, "upper")?;
+    let (b, lower, upper) = built_and_snapshotted()?;
     let hosts = upper.join("etc/hosts");
     let before = fs::symlink_metadata(&hosts)?;
     // Same inode, same size, same mtime: only the ctime moved.
@@ -135,12 +121,12 @@ fn changes_in_a_snapshot_are_found_even_behind_kept_times() -> Res {
         .write(true)
         .open(&hosts)?
         .write_all_at(b"omega", 10)?;
-    keep_mtime(&hosts, &before)?;
+    set_times(&hosts, before.mtime(), before.mtime_nsec())?;
     set_xattr(&upper.join("etc/motd"), "user.tag", b"1")?;
     let log = upper.join("var/log");
     let log_meta = fs::symlink_metadata(&log)?;
     fs::remove_file(log.join("old"))?;
-    keep_mtime(&log, &log_meta)?;
+    set_times(&log, log_meta.mtime(), log_meta.mtime_nsec())?;
     fs::write(upper.join("bin/new"), b"new")?;
     let (layer, summary) = diff(&lower, &upper, Vec::new())?;
     // etc and var/log keep their metadata, but their names change when

@@ -5,25 +5,21 @@
 mod common;
 
 use std::fs;
+use std::io;
 use std::path::Path;
 
-use basalt_image::extract::{ExtractError, Unsafe, extract, extract_layer};
+use basalt_image::extract::{ExtractError, Summary, Unsafe, extract, extract_layer};
 use rustix::fs::FileType;
 use tar::{Builder, EntryType};
 
 use common::*;
 
-/// A lower layer: files, a link, a fifo, a directory tree.
-fn lower(s: &Sandbox) -> Res {
+/// A sandbox whose destination holds a lower layer: files, a link, a
+/// fifo, a directory tree.
+fn over_lower() -> Res<Sandbox> {
+    let s = Sandbox::new()?;
     let ar = tar(|b| {
-        file(
-            b,
-            "etc/passwd",
-            b"root:x:0:0::/root:/bin/sh\n",
-            0o644,
-            (0, 0),
-        )?;
-        file(b, "etc/motd", b"hello\n", 0o644, (0, 0))?;
+        etc_files(b)?;
         link(
             b,
             EntryType::Symlink,
@@ -41,10 +37,15 @@ fn lower(s: &Sandbox) -> Res {
         link(b, EntryType::Symlink, "opt/app/current", ".")
     })?;
     extract(&ar[..], &s.dest)?;
-    Ok(())
+    Ok(s)
 }
 
-fn whiteout(b: &mut Builder<Vec<u8>>, path: &str) -> std::io::Result<()> {
+/// Applies the layer `build` writes over the sandbox's destination.
+fn apply(s: &Sandbox, build: impl FnOnce(&mut Builder<Vec<u8>>) -> io::Result<()>) -> Res<Summary> {
+    Ok(extract_layer(&tar(build)?[..], &s.dest)?)
+}
+
+fn whiteout(b: &mut Builder<Vec<u8>>, path: &str) -> io::Result<()> {
     file(b, path, b"", 0o000, (0, 0))
 }
 
@@ -54,9 +55,8 @@ fn exists(p: &Path) -> bool {
 
 #[test]
 fn whiteouts_remove_files_links_nodes_and_trees() -> Res {
-    let s = Sandbox::new()?;
-    lower(&s)?;
-    let ar = tar(|b| {
+    let s = over_lower()?;
+    let summary = apply(&s, |b| {
         whiteout(b, "etc/.wh.motd")?;
         whiteout(b, "etc/.wh.localtime")?;
         whiteout(b, "run/.wh.fifo")?;
@@ -65,7 +65,6 @@ fn whiteouts_remove_files_links_nodes_and_trees() -> Res {
         whiteout(b, "nowhere/at/all/.wh.x")?;
         file(b, "etc/hostname", b"zone\n", 0o644, (0, 0))
     })?;
-    let summary = extract_layer(&ar[..], &s.dest)?;
     assert_eq!((summary.whiteouts, summary.files), (6, 1));
     for gone in ["etc/motd", "etc/localtime", "run/fifo", "opt"] {
         assert!(!exists(&s.at(gone)), "{gone} is still there");
@@ -82,8 +81,7 @@ fn whiteouts_remove_files_links_nodes_and_trees() -> Res {
 
 #[test]
 fn plain_extraction_writes_whiteouts_as_files() -> Res {
-    let s = Sandbox::new()?;
-    lower(&s)?;
+    let s = over_lower()?;
     let ar = tar(|b| {
         whiteout(b, "etc/.wh.motd")?;
         whiteout(b, "opt/.wh..wh..opq")
@@ -97,11 +95,10 @@ fn plain_extraction_writes_whiteouts_as_files() -> Res {
 
 #[test]
 fn an_opaque_directory_keeps_only_this_layers_entries() -> Res {
-    let s = Sandbox::new()?;
-    lower(&s)?;
+    let s = over_lower()?;
     fs::create_dir_all(s.at("opt/implied"))?;
     fs::write(s.at("opt/implied/lower"), b"lower")?;
-    let ar = tar(|b| {
+    let summary = apply(&s, |b| {
         dir(b, "opt", 0o711, (0, 0), 1_500_000_000)?;
         file(b, "opt/before", b"b", 0o644, (0, 0))?;
         // Listed by this layer, but it held lower children too.
@@ -113,12 +110,9 @@ fn an_opaque_directory_keeps_only_this_layers_entries() -> Res {
         file(b, "opt/after", b"a", 0o644, (0, 0))?;
         file(b, "opt/app/lib/new.so", b"n", 0o644, (0, 0))
     })?;
-    let summary = extract_layer(&ar[..], &s.dest)?;
     assert_eq!(summary.whiteouts, 1);
-    let mut left = Vec::new();
-    walk(&s.at("opt"), "", &mut left)?;
     assert_eq!(
-        left,
+        tree(&s.at("opt"))?,
         [
             "after",
             "app",
@@ -138,44 +132,22 @@ fn an_opaque_directory_keeps_only_this_layers_entries() -> Res {
     Ok(())
 }
 
-/// Paths beneath `dir`, sorted, relative to it.
-fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) -> std::io::Result<()> {
-    let mut names: Vec<String> = fs::read_dir(dir)?
-        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
-        .collect::<Result<_, _>>()?;
-    names.sort();
-    for name in names {
-        let rel = format!("{prefix}{name}");
-        out.push(rel.clone());
-        let p = dir.join(&name);
-        if fs::symlink_metadata(&p)?.is_dir() {
-            walk(&p, &format!("{rel}/"), out)?;
-        }
-    }
-    Ok(())
-}
-
 #[test]
 fn an_opaque_root_clears_the_lower_tree() -> Res {
-    let s = Sandbox::new()?;
-    lower(&s)?;
-    let ar = tar(|b| {
+    let s = over_lower()?;
+    apply(&s, |b| {
         whiteout(b, ".wh..wh..opq")?;
         file(b, "etc/only", b"", 0o644, (0, 0))
     })?;
-    extract_layer(&ar[..], &s.dest)?;
-    let mut left = Vec::new();
-    walk(&s.dest, "", &mut left)?;
-    assert_eq!(left, ["etc", "etc/only"]);
+    assert_eq!(tree(&s.dest)?, ["etc", "etc/only"]);
     s.assert_outside_untouched()?;
     Ok(())
 }
 
 #[test]
 fn a_whiteout_hides_lower_layers_only() -> Res {
-    let s = Sandbox::new()?;
-    lower(&s)?;
-    let ar = tar(|b| {
+    let s = over_lower()?;
+    let summary = apply(&s, |b| {
         file(b, "etc/new", b"this layer's", 0o644, (0, 0))?;
         whiteout(b, "etc/.wh.new")?;
         // A directory this layer lists inside one it then whites out: the
@@ -183,7 +155,6 @@ fn a_whiteout_hides_lower_layers_only() -> Res {
         dir(b, "opt/app/lib/sub", 0o700, (0, 0), 1)?;
         whiteout(b, "opt/.wh.app")
     })?;
-    let summary = extract_layer(&ar[..], &s.dest)?;
     assert_eq!(summary.whiteouts, 2);
     assert_eq!(fs::read(s.at("etc/new"))?, b"this layer's");
     assert!(!exists(&s.at("opt/app")));
@@ -193,13 +164,11 @@ fn a_whiteout_hides_lower_layers_only() -> Res {
 
 #[test]
 fn a_layers_file_replaces_a_lower_directory_tree() -> Res {
-    let s = Sandbox::new()?;
-    lower(&s)?;
-    let ar = tar(|b| {
+    let s = over_lower()?;
+    apply(&s, |b| {
         file(b, "opt/app", b"now a file", 0o644, (0, 0))?;
         link(b, EntryType::Symlink, "etc", "/nowhere")
     })?;
-    extract_layer(&ar[..], &s.dest)?;
     assert_eq!(fs::read(s.at("opt/app"))?, b"now a file");
     assert_eq!(file_type(&s.at("etc"))?, FileType::Symlink);
     s.assert_outside_untouched()?;
@@ -227,8 +196,9 @@ fn whiteouts_cannot_reach_outside() -> Res {
         assert_eq!(refused_layer(&s, &ar)?, (name.to_owned(), reason));
         s.assert_outside_untouched()?;
     }
-    let ar = tar(|b| whiteout(b, "etc/.wh."))?;
-    let e = extract_layer(&ar[..], &s.dest).err().map(|e| e.to_string());
+    let e = apply(&s, |b| whiteout(b, "etc/.wh."))
+        .err()
+        .map(|e| e.to_string());
     assert_eq!(
         e.as_deref(),
         Some("invalid archive entry etc/.wh.: its whiteout names nothing")
@@ -262,20 +232,18 @@ fn whiteouts_never_go_through_a_symlink_out() -> Res {
     // An opaque marker in a directory that is a symbolic link: the link is
     // not the directory, nothing is removed.
     for name in ["up/.wh..wh..opq", "out/.wh..wh..opq"] {
-        let ar = tar(|b| whiteout(b, name))?;
-        assert_eq!(extract_layer(&ar[..], &s.dest)?.whiteouts, 1, "{name}");
+        assert_eq!(apply(&s, |b| whiteout(b, name))?.whiteouts, 1, "{name}");
         s.assert_outside_untouched()?;
     }
     // Removing the links, or a tree holding one, removes the links only.
-    let ar = tar(|b| {
+    let summary = apply(&s, |b| {
         whiteout(b, ".wh.out")?;
         whiteout(b, ".wh.up")?;
         whiteout(b, ".wh.root")?;
         whiteout(b, ".wh.d")
     })?;
-    assert_eq!(extract_layer(&ar[..], &s.dest)?.whiteouts, 4);
-    let mut left = Vec::new();
-    walk(&s.dest, "", &mut left)?;
+    assert_eq!(summary.whiteouts, 4);
+    let left = tree(&s.dest)?;
     assert!(left.is_empty(), "{left:?}");
     s.assert_outside_untouched()?;
     Ok(())
@@ -289,14 +257,11 @@ fn an_opaque_directory_never_follows_a_symlink_inside_it() -> Res {
     fs::write(s.at("d/sub/lower"), b"")?;
     std::os::unix::fs::symlink(&sandbox, s.at("d/sub/out"))?;
     std::os::unix::fs::symlink(&sandbox, s.at("d/out"))?;
-    let ar = tar(|b| {
+    apply(&s, |b| {
         file(b, "d/sub/own", b"", 0o644, (0, 0))?;
         whiteout(b, "d/.wh..wh..opq")
     })?;
-    extract_layer(&ar[..], &s.dest)?;
-    let mut left = Vec::new();
-    walk(&s.at("d"), "", &mut left)?;
-    assert_eq!(left, ["sub", "sub/own"]);
+    assert_eq!(tree(&s.at("d"))?, ["sub", "sub/own"]);
     s.assert_outside_untouched()?;
     Ok(())
 }
@@ -304,16 +269,13 @@ fn an_opaque_directory_never_follows_a_symlink_inside_it() -> Res {
 #[test]
 fn aufs_bookkeeping_is_skipped() -> Res {
     let s = Sandbox::new()?;
-    let ar = tar(|b| {
+    let summary = apply(&s, |b| {
         whiteout(b, ".wh..wh.aufs")?;
         dir(b, ".wh..wh.plnk", 0o700, (0, 0), 1)?;
         file(b, ".wh..wh.plnk/1.2", b"x", 0o644, (0, 0))?;
         file(b, "f", b"f", 0o644, (0, 0))
     })?;
-    let summary = extract_layer(&ar[..], &s.dest)?;
     assert_eq!((summary.files, summary.dirs, summary.whiteouts), (1, 0, 0));
-    let mut left = Vec::new();
-    walk(&s.dest, "", &mut left)?;
-    assert_eq!(left, ["f"]);
+    assert_eq!(tree(&s.dest)?, ["f"]);
     Ok(())
 }

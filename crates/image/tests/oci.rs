@@ -93,6 +93,11 @@ impl Layout {
         Ok(json!({"mediaType": media_type, "digest": digest, "size": data.len()}))
     }
 
+    /// Stores a JSON document as a blob; its descriptor.
+    fn put_json(&self, media_type: &str, doc: &Value) -> io::Result<Value> {
+        self.put(media_type, doc.to_string().as_bytes())
+    }
+
     /// Stores an image (configuration, layers, manifest); the manifest's
     /// descriptor.
     fn image(&self, layers: &[Layer], run: Value) -> io::Result<Value> {
@@ -101,7 +106,7 @@ impl Layout {
             "architecture": "amd64", "os": "linux", "created": "2024-05-01T00:00:00Z",
             "config": run, "rootfs": {"type": "layers", "diff_ids": diff_ids},
         });
-        let config = self.put(OCI_CONFIG, config.to_string().as_bytes())?;
+        let config = self.put_json(OCI_CONFIG, &config)?;
         let mut descs = Vec::new();
         for l in layers {
             descs.push(self.put(l.media_type, &l.blob()?)?);
@@ -109,7 +114,14 @@ impl Layout {
         let manifest = json!({
             "schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": descs,
         });
-        self.put(OCI_MANIFEST, manifest.to_string().as_bytes())
+        self.put_json(OCI_MANIFEST, &manifest)
+    }
+
+    /// Stores an image of one uncompressed layer holding one file; the
+    /// manifest's descriptor.
+    fn one_file_image(&self, name: &str, data: &[u8]) -> io::Result<Value> {
+        let layer = Layer::new(TAR, |b| file(b, name, data, 0o644, (0, 0)))?;
+        self.image(&[layer], json!({}))
     }
 
     fn index(&self, manifests: Vec<Value>) -> io::Result<()> {
@@ -142,14 +154,7 @@ fn named(mut desc: Value, name: &str) -> Value {
 fn two_layers() -> io::Result<[Layer; 2]> {
     let base = Layer::new(TAR_GZIP, |b| {
         dir(b, "etc", 0o755, (0, 0), 1_500_000_000)?;
-        file(
-            b,
-            "etc/passwd",
-            b"root:x:0:0::/root:/bin/sh\n",
-            0o644,
-            (0, 0),
-        )?;
-        file(b, "etc/motd", b"hello\n", 0o644, (0, 0))?;
+        etc_files(b)?;
         file(b, "opt/app/old", b"old", 0o644, (0, 0))?;
         file(b, "opt/app/lib/old.so", b"old", 0o644, (0, 0))?;
         link(b, EntryType::Symlink, "bin", "usr/bin")
@@ -169,18 +174,18 @@ fn run_config() -> Value {
            "WorkingDir": "/opt/app", "User": "1000"})
 }
 
+/// A sandbox the image is applied in.
+fn applied(image: &OciImage) -> Res<Sandbox> {
+    let s = Sandbox::new()?;
+    image.apply(&s.dest)?;
+    Ok(s)
+}
+
 /// What the two layers make.
 fn assert_two_layers_applied(s: &Sandbox) -> Res {
-    assert_eq!(
-        fs::read(s.at("etc/passwd"))?,
-        b"root:x:0:0::/root:/bin/sh\n"
-    );
+    assert_eq!(fs::read(s.at("etc/passwd"))?, PASSWD);
     assert!(!s.at("etc/motd").exists());
-    let mut app: Vec<_> = fs::read_dir(s.at("opt/app"))?
-        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
-        .collect::<Result<_, _>>()?;
-    app.sort();
-    assert_eq!(app, ["new"]);
+    assert_eq!(tree(&s.at("opt/app"))?, ["new"]);
     assert_eq!(lstat(&s.at("opt/app/new"))?.st_uid, 1000);
     assert_eq!(fs::read(s.at("bin/tool"))?, b"#!/bin/sh\n");
     s.assert_outside_untouched()?;
@@ -241,8 +246,7 @@ fn the_same_layout_as_an_archive() -> Res {
     let image = OciImage::open(&archive, None)?;
     assert_eq!(image.manifest_digest(), manifest["digest"].as_str());
     assert_eq!(image.reference(), None);
-    let s = Sandbox::new()?;
-    image.apply(&s.dest)?;
+    let s = applied(&image)?;
     assert_two_layers_applied(&s)?;
 
     let gz = layout.path().with_extension("tar.gz");
@@ -261,18 +265,8 @@ fn the_same_layout_as_an_archive() -> Res {
 #[test]
 fn a_reference_chooses_among_manifests() -> Res {
     let layout = Layout::new()?;
-    let one = layout.image(
-        &[Layer::new(TAR, |b| {
-            file(b, "which", b"one", 0o644, (0, 0))
-        })?],
-        json!({}),
-    )?;
-    let two = layout.image(
-        &[Layer::new(TAR, |b| {
-            file(b, "which", b"two", 0o644, (0, 0))
-        })?],
-        json!({}),
-    )?;
+    let one = layout.one_file_image("which", b"one")?;
+    let two = layout.one_file_image("which", b"two")?;
     let mut two_named = named(two.clone(), "2.0");
     two_named["annotations"]["io.containerd.image.name"] = json!("docker.io/library/app:2.0");
     layout.index(vec![named(one.clone(), "1.0"), two_named])?;
@@ -288,8 +282,7 @@ fn a_reference_chooses_among_manifests() -> Res {
             digest["digest"].as_str(),
             "{reference}"
         );
-        let s = Sandbox::new()?;
-        image.apply(&s.dest)?;
+        let s = applied(&image)?;
         assert_eq!(fs::read(s.at("which"))?, text.as_bytes());
     }
     let image = OciImage::open(layout.path(), Some("app:2.0"))?;
@@ -310,35 +303,24 @@ fn a_reference_chooses_among_manifests() -> Res {
 #[test]
 fn an_image_index_stands_for_its_linux_amd64_manifest() -> Res {
     let layout = Layout::new()?;
-    let amd = layout.image(
-        &[Layer::new(TAR, |b| {
-            file(b, "arch", b"amd64", 0o644, (0, 0))
-        })?],
-        json!({}),
-    )?;
-    let arm = layout.image(
-        &[Layer::new(TAR, |b| {
-            file(b, "arch", b"arm64", 0o644, (0, 0))
-        })?],
-        json!({}),
-    )?;
+    let amd = layout.one_file_image("arch", b"amd64")?;
+    let arm = layout.one_file_image("arch", b"arm64")?;
     let with = |mut d: Value, arch: &str| {
         d["platform"] = json!({"os": "linux", "architecture": arch});
         d
     };
     let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX,
                        "manifests": [with(arm.clone(), "arm64"), with(amd.clone(), "amd64")]});
-    let index = layout.put(OCI_INDEX, index.to_string().as_bytes())?;
+    let index = layout.put_json(OCI_INDEX, &index)?;
     layout.index(vec![named(index, "multi")])?;
     let image = OciImage::open(layout.path(), Some("multi"))?;
     assert_eq!(image.manifest_digest(), amd["digest"].as_str());
-    let s = Sandbox::new()?;
-    image.apply(&s.dest)?;
+    let s = applied(&image)?;
     assert_eq!(fs::read(s.at("arch"))?, b"amd64");
 
     let only_arm =
         json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [with(arm, "arm64")]});
-    let only_arm = layout.put(OCI_INDEX, only_arm.to_string().as_bytes())?;
+    let only_arm = layout.put_json(OCI_INDEX, &only_arm)?;
     layout.index(vec![only_arm])?;
     let e = OciImage::open(layout.path(), None).unwrap_err();
     assert_eq!(e.code(), "NotSupported");
@@ -387,11 +369,9 @@ fn a_wrong_diff_id_is_a_digest_mismatch() -> Res {
     let blob = layout.put(TAR_GZIP, &layer.blob()?)?;
     let lie = sha256(b"another tar");
     let config = json!({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [lie]}});
-    let config = layout.put(OCI_CONFIG, config.to_string().as_bytes())?;
+    let config = layout.put_json(OCI_CONFIG, &config)?;
     let manifest = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": [blob.clone()]});
-    layout.index(vec![
-        layout.put(OCI_MANIFEST, manifest.to_string().as_bytes())?,
-    ])?;
+    layout.index(vec![layout.put_json(OCI_MANIFEST, &manifest)?])?;
     let image = OciImage::open(layout.path(), None)?;
     let s = Sandbox::new()?;
     let e = image.apply(&s.dest).unwrap_err();
@@ -410,14 +390,13 @@ fn a_wrong_diff_id_is_a_digest_mismatch() -> Res {
 #[test]
 fn a_descriptor_that_lies_about_its_size_is_refused() -> Res {
     let layout = Layout::new()?;
-    let layer = Layer::new(TAR, |b| file(b, "f", b"x", 0o644, (0, 0)))?;
-    let manifest = layout.image(&[layer], json!({}))?;
+    let manifest = layout.one_file_image("f", b"x")?;
     // The layer's size in the manifest.
     let manifest_path = layout.blob_path(manifest["digest"].as_str().unwrap_or_default());
     let mut doc: Value = serde_json::from_slice(&fs::read(&manifest_path)?)?;
     let real = doc["layers"][0]["size"].as_u64().unwrap_or_default();
     doc["layers"][0]["size"] = json!(real - 512);
-    let lying = layout.put(OCI_MANIFEST, doc.to_string().as_bytes())?;
+    let lying = layout.put_json(OCI_MANIFEST, &doc)?;
     layout.index(vec![lying])?;
     let e = OciImage::open(layout.path(), None).unwrap_err();
     assert!(
@@ -457,9 +436,7 @@ fn blob_names_cannot_leave_the_layout() -> Res {
     )?;
     let manifest = json!({"schemaVersion": 2, "config": config,
         "layers": [{"mediaType": TAR, "digest": "sha256:../../etc", "size": 1}]});
-    layout.index(vec![
-        layout.put(OCI_MANIFEST, manifest.to_string().as_bytes())?,
-    ])?;
+    layout.index(vec![layout.put_json(OCI_MANIFEST, &manifest)?])?;
     let e = OciImage::open(layout.path(), None).unwrap_err();
     assert!(
         matches!(&e, OciError::InvalidDigest { digest, .. } if digest == "sha256:../../etc"),
@@ -654,8 +631,7 @@ fn a_docker_25_save_archive_is_a_layout() -> Res {
     let image = OciImage::open(&archive, Some("app:1"))?;
     assert_eq!(image.manifest_digest(), manifest["digest"].as_str());
     assert_eq!(image.reference(), Some("docker.io/library/app:1"));
-    let s = Sandbox::new()?;
-    image.apply(&s.dest)?;
+    let s = applied(&image)?;
     assert_two_layers_applied(&s)
 }
 
@@ -669,32 +645,28 @@ fn docker_media_types_are_read() -> Res {
     )?;
     let config = json!({"architecture": "amd64", "os": "linux",
         "rootfs": {"type": "layers", "diff_ids": [sha256(&layer.tar)]}});
-    let config = layout.put(
-        "application/vnd.docker.container.image.v1+json",
-        config.to_string().as_bytes(),
-    )?;
+    let config = layout.put_json("application/vnd.docker.container.image.v1+json", &config)?;
     let manifest = json!({"schemaVersion": 2,
         "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
         "config": config, "layers": [blob]});
-    let manifest = layout.put(
+    let manifest = layout.put_json(
         "application/vnd.docker.distribution.manifest.v2+json",
-        manifest.to_string().as_bytes(),
+        &manifest,
     )?;
     let mut entry = manifest.clone();
     entry["platform"] = json!({"os": "linux", "architecture": "amd64"});
     let list = json!({"schemaVersion": 2,
         "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
         "manifests": [entry]});
-    let list = layout.put(
+    let list = layout.put_json(
         "application/vnd.docker.distribution.manifest.list.v2+json",
-        list.to_string().as_bytes(),
+        &list,
     )?;
     layout.index(vec![list])?;
     let image = OciImage::open(layout.path(), None)?;
     assert_eq!(image.manifest_digest(), manifest["digest"].as_str());
     assert_eq!(image.layers()[0].compression, LayerCompression::Gzip);
-    let s = Sandbox::new()?;
-    image.apply(&s.dest)?;
+    let s = applied(&image)?;
     assert_eq!(fs::read(s.at("from-docker"))?, b"d");
     Ok(())
 }

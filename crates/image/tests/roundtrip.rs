@@ -6,12 +6,12 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::{PermissionsExt, symlink};
+use std::os::unix::fs::symlink;
 use std::path::Path;
 
 use basalt_image::archive::archive;
 use basalt_image::extract::extract;
-use rustix::fs::{AtFlags, CWD, FileType, Mode, Timespec, Timestamps, makedev};
+use rustix::fs::{CWD, FileType, Mode, makedev};
 
 use common::*;
 
@@ -34,7 +34,7 @@ struct Node {
     link_group: usize,
 }
 
-fn describe(top: &Path) -> Result<BTreeMap<String, Node>, Box<dyn std::error::Error>> {
+fn describe(top: &Path) -> Res<BTreeMap<String, Node>> {
     let mut out = BTreeMap::new();
     let mut inodes: Vec<u64> = Vec::new();
     let mut paths = vec![top.to_owned()];
@@ -89,41 +89,8 @@ fn describe(top: &Path) -> Result<BTreeMap<String, Node>, Box<dyn std::error::Er
     Ok(out)
 }
 
-fn list_xattrs(p: &Path) -> std::io::Result<Vec<(String, Vec<u8>)>> {
-    let mut buf = vec![0u8; 65536];
-    let n = rustix::fs::llistxattr(p, &mut buf[..])?;
-    let mut out = Vec::new();
-    for name in buf[..n].split(|&b| b == 0).filter(|n| !n.is_empty()) {
-        let name = String::from_utf8_lossy(name).into_owned();
-        out.push((name.clone(), xattr(p, &name)?));
-    }
-    out.sort();
-    Ok(out)
-}
-
 fn chown(p: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
     std::os::unix::fs::lchown(p, Some(uid), Some(gid))
-}
-
-fn chmod(p: &Path, mode: u32) -> std::io::Result<()> {
-    fs::set_permissions(p, fs::Permissions::from_mode(mode))
-}
-
-fn touch(p: &Path, secs: i64) -> std::io::Result<()> {
-    let t = Timespec {
-        tv_sec: secs,
-        tv_nsec: 0,
-    };
-    let times = Timestamps {
-        last_access: t,
-        last_modification: t,
-    };
-    Ok(rustix::fs::utimensat(
-        CWD,
-        p,
-        &times,
-        AtFlags::SYMLINK_NOFOLLOW,
-    )?)
 }
 
 /// A tree with one of everything.
@@ -132,7 +99,7 @@ fn build(top: &Path) -> Res {
     for d in ["etc", "usr/bin", "tmp", "dev", "empty", &"n".repeat(150)] {
         fs::create_dir_all(p(d))?;
     }
-    fs::write(p("etc/passwd"), b"root:x:0:0::/root:/bin/sh\n")?;
+    fs::write(p("etc/passwd"), PASSWD)?;
     fs::write(p("usr/bin/ping"), b"\x7fELF ping")?;
     fs::write(p("usr/bin/sudo"), vec![0xa5u8; 200_000])?;
     fs::write(

@@ -192,14 +192,17 @@ fn check_pool(store: &ImageStore, p: &Parsed) -> Outcome {
     }
 }
 
+/// The value of option `-<c>`, which the command requires (`what` names
+/// it in the usage error).
+fn required<'a>(p: &'a Parsed, c: char, what: &str) -> Result<&'a str, Failure> {
+    p.value(c)
+        .ok_or_else(|| Failure::Usage(format!("-{c} <{what}> is required")))
+}
+
 fn install(args: &[String]) -> Outcome {
     let p = parse(args, "q", "Pmf")?;
-    let manifest = p
-        .value('m')
-        .ok_or_else(|| Failure::Usage("-m <manifest> is required".into()))?;
-    let file = p
-        .value('f')
-        .ok_or_else(|| Failure::Usage("-f <file> is required".into()))?;
+    let manifest = required(&p, 'm', "manifest")?;
+    let file = required(&p, 'f', "file")?;
     let store = store()?;
     check_pool(&store, &p)?;
     match store.install(Path::new(manifest), Path::new(file))? {

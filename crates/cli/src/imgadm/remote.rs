@@ -234,12 +234,8 @@ pub fn update(args: &[String]) -> Outcome {
 /// `imgadm publish [-q] -m <manifest> -f <file> <imgapi-url>`.
 pub fn publish(args: &[String]) -> Outcome {
     let p = parse(args, "q", "mf")?;
-    let manifest = p
-        .value('m')
-        .ok_or_else(|| Failure::Usage("-m <manifest> is required".into()))?;
-    let file = p
-        .value('f')
-        .ok_or_else(|| Failure::Usage("-f <file> is required".into()))?;
+    let manifest = super::required(&p, 'm', "manifest")?;
+    let file = super::required(&p, 'f', "file")?;
     let [url] = p.operands.as_slice() else {
         return Err(Failure::Usage(
             "one <imgapi-url> argument is required".into(),

@@ -1,17 +1,22 @@
 //! Helpers for host tests: archives built in memory, a sandbox whose
-//! outside is watched, and what a path turned out to be.
+//! outside is watched, what a path turned out to be, and setting a path's
+//! times and mode.
 
 #![allow(dead_code)]
 
 use std::collections::BTreeSet;
 use std::io;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{AtFlags, CWD, FileType, Stat, XattrFlags};
+use rustix::fs::{AtFlags, CWD, FileType, Stat, Timespec, Timestamps, XattrFlags};
 use tar::{Builder, EntryType, Header};
 use tempfile::TempDir;
 
-pub type Res = Result<(), Box<dyn std::error::Error>>;
+pub type Res<T = ()> = Result<T, Box<dyn std::error::Error>>;
+
+/// `etc/passwd` with root's line alone.
+pub const PASSWD: &[u8] = b"root:x:0:0::/root:/bin/sh\n";
 
 /// A temporary directory holding `dest` (where archives go) and a file
 /// `victim` that hostile archives aim at. Everything outside `dest` is
@@ -92,6 +97,30 @@ fn walk(dir: &Path, skip: &Path, out: &mut BTreeSet<PathBuf>) -> io::Result<()> 
     Ok(())
 }
 
+/// The paths beneath `dir`, relative to it: each directory's names in
+/// order, each followed by what it holds.
+pub fn tree(dir: &Path) -> io::Result<Vec<String>> {
+    let mut out = Vec::new();
+    tree_into(dir, "", &mut out)?;
+    Ok(out)
+}
+
+fn tree_into(dir: &Path, prefix: &str, out: &mut Vec<String>) -> io::Result<()> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect::<Result<_, _>>()?;
+    names.sort();
+    for name in names {
+        let rel = format!("{prefix}{name}");
+        out.push(rel.clone());
+        let p = dir.join(&name);
+        if std::fs::symlink_metadata(&p)?.is_dir() {
+            tree_into(&p, &format!("{rel}/"), out)?;
+        }
+    }
+    Ok(())
+}
+
 pub fn lstat(p: &Path) -> io::Result<Stat> {
     Ok(rustix::fs::statat(CWD, p, AtFlags::SYMLINK_NOFOLLOW)?)
 }
@@ -109,6 +138,46 @@ pub fn xattr(p: &Path, name: &str) -> io::Result<Vec<u8>> {
 
 pub fn set_xattr(p: &Path, name: &str, value: &[u8]) -> io::Result<()> {
     Ok(rustix::fs::lsetxattr(p, name, value, XattrFlags::empty())?)
+}
+
+/// A path's extended attributes, sorted by name.
+pub fn list_xattrs(p: &Path) -> io::Result<Vec<(String, Vec<u8>)>> {
+    let mut buf = vec![0u8; 65536];
+    let n = rustix::fs::llistxattr(p, &mut buf[..])?;
+    let mut out = Vec::new();
+    for name in buf[..n].split(|&b| b == 0).filter(|n| !n.is_empty()) {
+        let name = String::from_utf8_lossy(name).into_owned();
+        out.push((name.clone(), xattr(p, &name)?));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Sets a path's access and modification times, not following a link.
+pub fn set_times(p: &Path, secs: i64, nsecs: i64) -> io::Result<()> {
+    let t = Timespec {
+        tv_sec: secs,
+        tv_nsec: nsecs,
+    };
+    let times = Timestamps {
+        last_access: t,
+        last_modification: t,
+    };
+    Ok(rustix::fs::utimensat(
+        CWD,
+        p,
+        &times,
+        AtFlags::SYMLINK_NOFOLLOW,
+    )?)
+}
+
+/// Sets a path's times to a whole second, not following a link.
+pub fn touch(p: &Path, secs: i64) -> io::Result<()> {
+    set_times(p, secs, 0)
+}
+
+pub fn chmod(p: &Path, mode: u32) -> io::Result<()> {
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
 }
 
 /// An archive built in memory.
@@ -151,6 +220,12 @@ pub fn dir(
 ) -> io::Result<()> {
     let mut h = header(EntryType::Directory, mode, ids.0, ids.1, mtime);
     b.append_data(&mut h, path, io::empty())
+}
+
+/// `etc/passwd` and `etc/motd`, as a base layer holds them.
+pub fn etc_files(b: &mut Builder<Vec<u8>>) -> io::Result<()> {
+    file(b, "etc/passwd", PASSWD, 0o644, (0, 0))?;
+    file(b, "etc/motd", b"hello\n", 0o644, (0, 0))
 }
 
 pub fn link(b: &mut Builder<Vec<u8>>, kind: EntryType, path: &str, target: &str) -> io::Result<()> {
