@@ -108,6 +108,14 @@ fn an_oci_layout_imports_and_runs_its_entrypoint_as_init() {
     let second = build_layout(layout.path());
     let path = layout.path().to_str().unwrap();
 
+    let r = z.imgadm(&["import", "busybox:latest"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("error (InvalidArgument)") && r.stderr.contains("skopeo"),
+        "{}",
+        r.stderr
+    );
+
     // A blob altered after the manifest was written: refused, nothing left.
     let digest = second["digest"].as_str().unwrap();
     let blob = layout

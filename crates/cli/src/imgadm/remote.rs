@@ -143,7 +143,18 @@ pub fn import(args: &[String]) -> Outcome {
     let uuid = p.uuid()?;
     let store = store()?;
     check_pool(&store, &p)?;
-    if !basalt_model::ids::is_uuid(uuid) && Path::new(uuid).exists() {
+    if !basalt_model::ids::is_uuid(uuid) && !Path::new(uuid).exists() {
+        return Err(Failure::Other {
+            code: "InvalidArgument",
+            message: format!(
+                "\"{uuid}\" is neither an image uuid nor an OCI image layout or archive on \
+                 this node (registries are not pulled from: copy the image to a layout first, \
+                 as `skopeo copy docker://<repo:tag> oci:<dir>` does)"
+            ),
+            status: 1,
+        });
+    }
+    if !basalt_model::ids::is_uuid(uuid) {
         catch_interruptions();
         let mut shown = Shown::new(p.has('q'));
         if let Installed::Already(m) =
