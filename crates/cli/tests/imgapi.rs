@@ -354,3 +354,86 @@ fn basaltd_serves_the_images_when_configured() {
     let _ = child.wait();
     assert_eq!(ok(&avail, "avail"), format!("{}\n", a.image));
 }
+
+/// An https source: its certificate is checked (a self-signed one is
+/// refused), and `-k` or `IMGADM_INSECURE=1` accept it, as on SmartOS.
+#[test]
+fn an_https_source_is_checked_and_insecure_accepts_a_self_signed_one() {
+    common::require(&["openssl", "python3"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(made.success(), "openssl req failed");
+    // A TLS server that answers /ping as an IMGAPI does, on loopback.
+    let script = r#"
+import http.server, ssl, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b'{"ping": "pong", "version": "1.0.0", "imgapi": true}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+c.load_cert_chain(sys.argv[1], sys.argv[2])
+s.socket = c.wrap_socket(s.socket, server_side=True)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+"#;
+    let mut cmd = std::process::Command::new("python3");
+    cmd.args(["-c", script]).arg(&cert).arg(&key);
+    let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
+    let mut port = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut port)
+        .unwrap();
+    let url = format!("https://127.0.0.1:{}", port.trim());
+
+    let b = Zones::without_image("imgapi-tls", "1G");
+    let refused = b.imgadm(&["sources", "-a", &url]);
+    let with_k = b.imgadm(&["sources", "-a", &url, "-k"]);
+    let listed = b.imgadm(&["sources", "-j"]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(
+        refused.stderr.contains("(SourcePing)")
+            && refused.stderr.to_lowercase().contains("certificate"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        ok(&with_k, "sources -a -k"),
+        format!("Added \"imgapi\" image source \"{url}\"\n")
+    );
+    let v: Value = serde_json::from_str(&ok(&listed, "sources -j")).unwrap();
+    assert!(
+        v.as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["url"] == url.as_str() && s["insecure"] == true),
+        "{v}"
+    );
+}

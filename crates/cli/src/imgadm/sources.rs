@@ -103,7 +103,13 @@ pub fn sources(args: &[String]) -> Outcome {
     if p.has('j') {
         let v: Vec<Value> = list
             .iter()
-            .map(|s| json!({"url": s.url, "type": s.kind.as_str()}))
+            .map(|s| {
+                let mut v = json!({"url": s.url, "type": s.kind.as_str()});
+                if s.insecure {
+                    v["insecure"] = json!(true);
+                }
+                v
+            })
             .collect();
         stdout(&super::pretty(&Value::Array(v)));
     } else if p.has('v') {

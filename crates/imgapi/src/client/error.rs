@@ -31,7 +31,7 @@ pub enum ClientError {
         message: String,
     },
     /// The server could not be reached, or the exchange broke off.
-    #[error("failed to reach {url}: {kind}")]
+    #[error("failed to reach {url}: {kind}{}", detail(*.kind, .source))]
     Transport {
         /// The URL called (without its query).
         url: String,
@@ -121,6 +121,17 @@ impl ClientError {
     }
 }
 
+/// The library's own words, where the kind alone does not say what to do
+/// (which certificate check failed, what broke).
+fn detail(kind: TransportKind, source: &ureq::Error) -> String {
+    match kind {
+        TransportKind::Tls | TransportKind::Broken | TransportKind::Protocol => {
+            format!(" ({source})")
+        }
+        _ => String::new(),
+    }
+}
+
 /// How a transport failed, in the terms a user acts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransportKind {
@@ -150,6 +161,9 @@ impl TransportKind {
                 io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => {
                     TransportKind::Connect
                 }
+                // What rustls refuses in a handshake (a certificate it
+                // cannot verify) comes wrapped as invalid data.
+                io::ErrorKind::InvalidData => TransportKind::Tls,
                 _ => TransportKind::Broken,
             },
             ureq::Error::Timeout(_) => TransportKind::Timeout,
