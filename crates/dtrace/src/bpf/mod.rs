@@ -1,0 +1,1 @@
+//! eBPF: instructions, programs as in-memory ELF, loading through aya.

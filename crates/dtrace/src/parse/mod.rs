@@ -1,0 +1,1 @@
+//! The D language: lexer, parser, AST.
