@@ -437,3 +437,33 @@ s.serve_forever()
         "{v}"
     );
 }
+
+#[test]
+fn sources_are_edited_in_an_editor() {
+    let mut root = common::Root::new("imgapi-sources-edit");
+    let imgadm = env!("CARGO_BIN_EXE_imgadm");
+    let url = "http://192.0.2.9:9090";
+    let r = root.run(imgadm, &["sources", "-f", "-k", "-a", url]);
+    assert_eq!(
+        r.stdout,
+        format!("Added \"imgapi\" image source \"{url}\"\n"),
+        "{r:?}"
+    );
+    // The editor deletes the first line: the default source.
+    root.set_env("EDITOR", "sed -i 1d");
+    let r = root.run(imgadm, &["sources", "-e", "-f"]);
+    assert_eq!(
+        r.stdout, "Deleted \"imgapi\" image source \"https://images.smartos.org\"\n",
+        "{r:?}"
+    );
+    let r = root.run(imgadm, &["sources", "-j"]);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!([{"url": url, "type": "imgapi", "insecure": true}])
+    );
+    // An editor that changes nothing changes nothing.
+    root.set_env("EDITOR", "true");
+    let r = root.run(imgadm, &["sources", "-e"]);
+    assert_eq!(r.stdout, "Image sources unchanged\n", "{r:?}");
+}

@@ -26,7 +26,12 @@ fn source_type(p: &crate::getopt::Parsed) -> Result<SourceType, Failure> {
 pub fn sources(args: &[String]) -> Outcome {
     let p = parse(args, "jvkfec", "adt")?;
     let paths = Paths::from_env();
-    let mut sources = Sources::load(&paths)?;
+    let changes = p.value('a').is_some() || p.value('d').is_some() || p.has('e');
+    let mut sources = if changes {
+        Sources::edit(&paths)?
+    } else {
+        Sources::load(&paths)?
+    };
     let edits = usize::from(p.value('a').is_some())
         + usize::from(p.value('d').is_some())
         + usize::from(p.has('e'));
@@ -173,7 +178,10 @@ fn edit(sources: &mut Sources, force: bool) -> Outcome {
             Some(t) => SourceType::parse(t)
                 .ok_or_else(|| Failure::Usage(format!("invalid source type: \"{t}\"")))?,
         };
-        list.push(Source::new(url, kind));
+        let mut source = Source::new(url, kind);
+        // What the lines cannot say is kept from before.
+        source.insecure = before.iter().any(|b| b.is_at(url) && b.insecure);
+        list.push(source);
     }
     if list == before {
         stdout("Image sources unchanged\n");

@@ -93,6 +93,9 @@ pub enum Change {
 
 /// The node's image sources.
 pub struct Sources {
+    /// Held by one that changes them, until it is dropped: two changes
+    /// never interleave their read and write.
+    _lock: Option<crate::fsutil::FileLock>,
     path: PathBuf,
     /// The file's other members.
     rest: Map<String, Value>,
@@ -100,6 +103,17 @@ pub struct Sources {
 }
 
 impl Sources {
+    /// Reads the node's sources, to change them: the configuration's lock
+    /// is held until the value is dropped.
+    pub fn edit(paths: &Paths) -> Result<Sources, ImageError> {
+        let lock_path = paths.imgadm().join("imgadm.conf.lock");
+        let lock =
+            crate::fsutil::wait_lock(&lock_path).map_err(ImageError::io("lock", &lock_path))?;
+        let mut sources = Sources::load(paths)?;
+        sources._lock = Some(lock);
+        Ok(sources)
+    }
+
     /// Reads the node's sources; a corrupt configuration is named.
     pub fn load(paths: &Paths) -> Result<Sources, ImageError> {
         let path = paths.imgadm().join("imgadm.conf");
@@ -125,7 +139,12 @@ impl Sources {
                 .collect::<Result<_, _>>()?,
             Some(other) => return Err(corrupt(format!("\"sources\" is not an array: {other}"))),
         };
-        Ok(Sources { path, rest, list })
+        Ok(Sources {
+            _lock: None,
+            path,
+            rest,
+            list,
+        })
     }
 
     /// The sources, in the order they are asked.
