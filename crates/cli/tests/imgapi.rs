@@ -467,3 +467,25 @@ fn sources_are_edited_in_an_editor() {
     let r = root.run(imgadm, &["sources", "-e"]);
     assert_eq!(r.stdout, "Image sources unchanged\n", "{r:?}");
 }
+
+#[test]
+fn an_image_without_its_file_is_served_from_its_final_snapshot() {
+    let a = Zones::new("imgapi-nofile-a");
+    let image = a.image.clone();
+    // As if installed before the node kept files.
+    std::fs::remove_file(a.path().join(format!("var/imgadm/files/{image}.file"))).unwrap();
+    let server = serve(&a, false);
+    let b = Zones::without_image("imgapi-nofile-b", "1G");
+    only_source(&b, &server.url);
+    ok(&b.imgadm(&["import", "-q", &image]), "import");
+    let theirs: Value = serde_json::from_str(&ok(&a.imgadm(&["get", &image]), "get")).unwrap();
+    let ours: Value = serde_json::from_str(&ok(&b.imgadm(&["get", &image]), "get")).unwrap();
+    assert_eq!(ours["manifest"], theirs["manifest"]);
+    let made = std::fs::read(a.path().join(format!("var/imgadm/files/{image}.file"))).unwrap();
+    assert_eq!(
+        theirs["manifest"]["files"][0]["sha1"],
+        common::images::sha1_hex(&made).as_str()
+    );
+    let vm = b.create("");
+    assert_eq!(ok(&b.zlogin(&vm, "echo made"), "zlogin"), "made\n");
+}

@@ -1,9 +1,11 @@
 //! The node's images as an IMGAPI catalog: what `imgadm serve` (and
-//! basaltd, when configured) offers other nodes. An installed image is
-//! offered when the node kept its file (every image installed, imported
-//! or published since files are kept); its manifest is the installed one,
-//! so its sha1 is the publisher's. Publishing to the node installs the
-//! image here, as `imgadm install` would.
+//! basaltd, when configured) offers other nodes. Every installed image is
+//! offered but volumes; its manifest is the installed one, so its sha1 is
+//! the publisher's. An image with no kept file (installed before files
+//! were kept, or received as a stream) gets one made from its `@final`
+//! when it is first asked for, and its record then describes that file.
+//! Publishing to the node installs the image here, as `imgadm install`
+//! would.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -57,7 +59,7 @@ impl Catalog for NodeCatalog {
         Ok(images
             .into_iter()
             .map(|i| i.record.manifest)
-            .filter(|m| store.kept_file(&m.uuid.to_string()).is_file())
+            .filter(|m| m.image_type != basalt_image::manifest::ImageType::Zvol)
             .map(|m| m.to_value())
             .collect())
     }
@@ -67,9 +69,16 @@ impl Catalog for NodeCatalog {
             return Ok(None);
         }
         let store = self.store()?;
+        // The manifest a client imports by must describe the file it
+        // will get: the file is made first when there is none.
+        match store.ensure_file(uuid) {
+            Ok(Some(_)) => {}
+            Ok(None) | Err(ImageError::NotInstalled { .. }) => return Ok(None),
+            Err(e) => return Err(image_error(e)),
+        }
         match store.get(uuid) {
-            Ok(i) if store.kept_file(uuid).is_file() => Ok(Some(i.record.manifest.to_value())),
-            Ok(_) | Err(ImageError::NotInstalled { .. }) => Ok(None),
+            Ok(i) => Ok(Some(i.record.manifest.to_value())),
+            Err(ImageError::NotInstalled { .. }) => Ok(None),
             Err(e) => Err(image_error(e)),
         }
     }

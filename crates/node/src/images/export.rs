@@ -11,8 +11,10 @@ use std::sync::atomic::Ordering;
 use basalt_image::file::ImageWriter;
 use basalt_image::manifest::{Compression, ImageFile};
 
-use super::ImageError;
 use super::import::INTERRUPTED;
+use super::{ImageError, ImageRecord, ImageStore};
+use basalt_image::manifest::ImageType;
+use basalt_pool::DatasetName;
 
 /// A writer that fails once the operator interrupted, so that an archive
 /// being written stops at its next block.
@@ -102,4 +104,57 @@ fn write(
         .map_err(|e| ImageError::io("write", path)(e.into_error()))?;
     out.sync_all().map_err(ImageError::io("sync", path))?;
     Ok(file)
+}
+
+impl ImageStore {
+    /// The kept file of installed image `uuid`, made from its `@final`
+    /// when the node has none (an image installed before files were
+    /// kept, or received by `pooladm receive`): its root archived (an
+    /// incremental image's, as its difference from its origin's), gzip;
+    /// the record's `files[0]` then describes that file. `None` for a
+    /// volume image, which is not served.
+    pub fn ensure_file(&self, uuid: &str) -> Result<Option<std::path::PathBuf>, ImageError> {
+        let kept = self.kept_file(uuid);
+        if kept.is_file() {
+            return Ok(Some(kept));
+        }
+        let lock_path = self.paths.image_lock(uuid);
+        let _lock =
+            crate::fsutil::wait_lock(&lock_path).map_err(ImageError::io("lock", &lock_path))?;
+        if kept.is_file() {
+            return Ok(Some(kept));
+        }
+        let img = self.get(uuid)?;
+        let mut manifest = img.record.manifest.clone();
+        if manifest.image_type == ImageType::Zvol {
+            return Ok(None);
+        }
+        let final_root = |u: &str| -> Result<std::path::PathBuf, ImageError> {
+            let ds = DatasetName::parse(&format!("{}/{u}", self.pool.name()))?;
+            Ok(self.pool.snapshot_path(&ds.snapshot("final")?).join("root"))
+        };
+        let lower = match &manifest.origin {
+            Some(o) => Some(final_root(&o.to_string())?),
+            None => None,
+        };
+        let dir = self.paths.image_files();
+        fs::create_dir_all(&dir).map_err(ImageError::io("create", &dir))?;
+        let file = write_image_file(
+            &final_root(uuid)?,
+            lower.as_deref(),
+            Compression::Gzip,
+            &kept,
+        )?;
+        tracing::warn!(image = %uuid, sha1 = %file.sha1, "the image had no file: made one from its @final, which its record now describes");
+        manifest.files = Some(vec![file]);
+        let record = ImageRecord {
+            manifest,
+            ..img.record
+        };
+        if let Err(e) = record.write(&self.record_path(uuid)) {
+            let _ = fs::remove_file(&kept);
+            return Err(e);
+        }
+        Ok(Some(kept))
+    }
 }
