@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod basaltd;
+pub mod dtrace;
 pub mod getopt;
 pub mod imgadm;
 pub mod log;

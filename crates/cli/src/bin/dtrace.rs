@@ -1,0 +1,5 @@
+//! `dtrace`: the D language on eBPF (listing and checking today).
+
+fn main() -> std::process::ExitCode {
+    basalt_cli::dtrace::main()
+}
