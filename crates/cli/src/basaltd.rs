@@ -113,6 +113,10 @@ fn serve_images(node: &Node) -> Result<Option<Child>, String> {
         cmd.arg("--allow-publish");
     }
     let mut child = cmd
+        .env(
+            crate::imgadm::SERVE_PARENT_ENV,
+            std::process::id().to_string(),
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()

@@ -347,12 +347,20 @@ fn basaltd_serves_the_images_when_configured() {
     let b = Zones::without_image("imgapi-basaltd-b", "1G");
     only_source(&b, &url);
     let avail = b.imgadm(&["avail", "-H", "-o", "uuid"]);
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    );
+    // Even killed, basaltd takes its image server with it.
+    let _ = child.kill();
     let _ = child.wait();
+    let addr = url.trim_start_matches("http://").to_owned();
+    let mut gone = false;
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(&addr).is_err() {
+            gone = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     assert_eq!(ok(&avail, "avail"), format!("{}\n", a.image));
+    assert!(gone, "the image server outlived basaltd at {addr}");
 }
 
 /// An https source: its certificate is checked (a self-signed one is

@@ -7,6 +7,8 @@
 mod create;
 mod list;
 mod remote;
+
+pub use remote::PARENT_ENV as SERVE_PARENT_ENV;
 mod sources;
 
 use std::io::{BufRead, IsTerminal};

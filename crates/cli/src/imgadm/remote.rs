@@ -291,6 +291,34 @@ pub fn publish_to(url: &str, manifest: &Path, file: &Path, quiet: bool) -> Outco
     Ok(())
 }
 
+/// The variable basaltd sets, to its pid, on the server it runs.
+pub const PARENT_ENV: &str = "BASALT_SERVE_PARENT";
+
+/// A server basaltd runs ends with it, even when basaltd is killed: the
+/// kernel sends it SIGTERM (a graceful stop) when basaltd goes, and one
+/// whose basaltd is already gone does not start.
+fn follow_parent() -> Outcome {
+    let Some(parent) = std::env::var(PARENT_ENV)
+        .ok()
+        .and_then(|p| p.parse::<i32>().ok())
+    else {
+        return Ok(());
+    };
+    nix::sys::prctl::set_pdeathsig(Signal::SIGTERM).map_err(|e| Failure::Other {
+        code: "InternalError",
+        message: format!("cannot follow basaltd: {e}"),
+        status: 1,
+    })?;
+    if nix::unistd::getppid().as_raw() != parent {
+        return Err(Failure::Other {
+            code: "InternalError",
+            message: "basaltd, which started this server, is gone".into(),
+            status: 1,
+        });
+    }
+    Ok(())
+}
+
 /// `imgadm serve [--listen ADDR:PORT] [--allow-publish]`: serves this
 /// node's images in the foreground until interrupted.
 pub fn serve(args: &[String]) -> Outcome {
@@ -311,6 +339,7 @@ pub fn serve(args: &[String]) -> Outcome {
         }
     }
     let paths = Paths::from_env();
+    follow_parent()?;
     // The pool must be there before the first request needs it.
     store()?;
     let listener = TcpListener::bind(&listen).map_err(|e| Failure::Other {

@@ -15,7 +15,6 @@ use basalt_imgapi::server::{Catalog, CatalogError};
 use serde_json::Value;
 
 use super::{ImageError, ImageStore};
-use crate::fsutil::wait_lock;
 use crate::paths::Paths;
 
 /// The installed images of a node, served.
@@ -84,10 +83,15 @@ impl Catalog for NodeCatalog {
     }
 
     fn file(&self, uuid: &str) -> Result<Option<(PathBuf, u64)>, CatalogError> {
-        if !basalt_model::ids::is_uuid(uuid) || self.image(uuid)?.is_none() {
+        if !basalt_model::ids::is_uuid(uuid) {
             return Ok(None);
         }
-        let path = self.store()?.kept_file(uuid);
+        let store = self.store()?;
+        let path = match store.ensure_file(uuid) {
+            Ok(Some(path)) => path,
+            Ok(None) | Err(ImageError::NotInstalled { .. }) => return Ok(None),
+            Err(e) => return Err(image_error(e)),
+        };
         match fs::metadata(&path) {
             Ok(m) => Ok(Some((path, m.len()))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -100,8 +104,7 @@ impl Catalog for NodeCatalog {
             Manifest::from_value(manifest).map_err(|e| image_error(ImageError::Manifest(e)))?;
         let store = self.store()?;
         let uuid = manifest.uuid.to_string();
-        let lock_path = self.paths.image_lock(&uuid);
-        let _lock = wait_lock(&lock_path).map_err(|e| internal(e.to_string()))?;
+        let _lock = store.lock(&uuid).map_err(image_error)?;
         if store.get(&uuid).is_ok() {
             return Err(CatalogError::new(
                 409,

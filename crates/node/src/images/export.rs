@@ -114,17 +114,23 @@ impl ImageStore {
     /// the record's `files[0]` then describes that file. `None` for a
     /// volume image, which is not served.
     pub fn ensure_file(&self, uuid: &str) -> Result<Option<std::path::PathBuf>, ImageError> {
-        let kept = self.kept_file(uuid);
-        if kept.is_file() {
-            return Ok(Some(kept));
-        }
-        let lock_path = self.paths.image_lock(uuid);
-        let _lock =
-            crate::fsutil::wait_lock(&lock_path).map_err(ImageError::io("lock", &lock_path))?;
-        if kept.is_file() {
-            return Ok(Some(kept));
-        }
         let img = self.get(uuid)?;
+        let kept = self.kept_file(uuid);
+        // A file is the image's when its record describes it (a crash
+        // between writing the file and the record leaves one that is not).
+        let described = |img: &super::InstalledImage| {
+            let want = img.record.manifest.file().map(|f| f.size);
+            fs::metadata(&kept).is_ok_and(|m| m.is_file() && Some(m.len()) == want)
+        };
+        if described(&img) {
+            return Ok(Some(kept));
+        }
+        let _lock = self.lock(uuid)?;
+        let img = self.get(uuid)?;
+        if described(&img) {
+            return Ok(Some(kept));
+        }
+        super::remove_staged(&self.paths, uuid);
         let mut manifest = img.record.manifest.clone();
         if manifest.image_type == ImageType::Zvol {
             return Ok(None);

@@ -30,7 +30,6 @@ use sha1::{Digest, Sha1};
 
 use super::sources::{Source, SourceType};
 use super::{ImageError, ImageStore, Installed};
-use crate::fsutil::wait_lock;
 
 /// Set when the operator interrupts: downloads and installs stop at the
 /// next block and clean up.
@@ -266,8 +265,7 @@ impl ImageStore {
     fn import_one(&self, found: &Found, progress: &mut dyn Progress) -> Result<(), ImageError> {
         let m = &found.manifest;
         let uuid = m.uuid.to_string();
-        let lock_path = self.paths.image_lock(&uuid);
-        let _lock = wait_lock(&lock_path).map_err(ImageError::io("lock", &lock_path))?;
+        let _lock = self.lock(&uuid)?;
         if self.get(&uuid).is_ok() {
             progress.say(&format!(
                 "Image {} is already installed, skipping",

@@ -11,7 +11,7 @@ use basalt_image::manifest::ImageType;
 use basalt_pool::DatasetName;
 
 use super::{ImageError, ImageRecord, ImageStore, Installed, PARTIAL};
-use crate::fsutil::{FileLock, lock_file, wait_lock};
+use crate::fsutil::{FileLock, lock_file};
 use crate::paths::Paths;
 
 /// What becomes of the file an image was installed from.
@@ -61,8 +61,7 @@ impl ImageStore {
             basalt_image::file::verify_size(&file.display().to_string(), f, size)?;
         }
         let uuid = manifest.uuid.to_string();
-        let lock_path = self.paths.image_lock(&uuid);
-        let _lock = wait_lock(&lock_path).map_err(ImageError::io("lock", &lock_path))?;
+        let _lock = self.lock(&uuid)?;
         if self.get(&uuid).is_ok() {
             return Ok(Installed::Already(manifest));
         }

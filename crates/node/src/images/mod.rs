@@ -74,6 +74,14 @@ impl ImageStore {
             .map_err(|_| ImageError::InvalidUuid(uuid.to_owned()))
     }
 
+    /// Takes image `uuid`'s lock (`/var/run/img.<uuid>.import.lock`),
+    /// waiting for it: installs, imports, deletes and the making of its
+    /// file never overlap.
+    pub(crate) fn lock(&self, uuid: &str) -> Result<crate::fsutil::FileLock, ImageError> {
+        let path = self.paths.image_lock(uuid);
+        crate::fsutil::wait_lock(&path).map_err(ImageError::io("lock", &path))
+    }
+
     /// Where the file of image `uuid` is kept.
     pub fn kept_file(&self, uuid: &str) -> PathBuf {
         self.paths.image_files().join(format!("{uuid}.file"))
@@ -148,9 +156,7 @@ impl ImageStore {
     /// the file's description stays the installed one.
     pub fn update_manifest(&self, manifest: &Manifest, source: &str) -> Result<(), ImageError> {
         let uuid = manifest.uuid.to_string();
-        let lock_path = self.paths.image_lock(&uuid);
-        let _lock =
-            crate::fsutil::wait_lock(&lock_path).map_err(ImageError::io("lock", &lock_path))?;
+        let _lock = self.lock(&uuid)?;
         let img = self.get(&uuid)?;
         let mut manifest = manifest.clone();
         manifest.files = img.record.manifest.files.clone();
@@ -169,9 +175,7 @@ impl ImageStore {
             return Err(ImageError::InvalidUuid(uuid.to_owned()));
         }
         // An install of the same image waits until the delete is done.
-        let lock_path = self.paths.image_lock(uuid);
-        let _lock =
-            crate::fsutil::wait_lock(&lock_path).map_err(ImageError::io("lock", &lock_path))?;
+        let _lock = self.lock(uuid)?;
         let img = self.get(uuid)?;
         let manifest = img.record.manifest.clone();
         if !img.clones.is_empty() {

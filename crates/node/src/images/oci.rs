@@ -29,7 +29,6 @@ use sha2::{Digest, Sha256};
 use super::export::write_image_file;
 use super::import::Progress;
 use super::{ImageError, ImageRecord, ImageStore, Installed, PARTIAL};
-use crate::fsutil::wait_lock;
 
 /// The error with its causes, which name the entry or blob at fault.
 fn oci_error(e: basalt_image::oci::OciError) -> ImageError {
@@ -156,8 +155,7 @@ impl ImageStore {
         let img = OciImage::open(path, reference).map_err(oci_error)?;
         let uuid = oci_uuid(img.config_digest());
         let mut manifest = manifest_of(&img, &uuid)?;
-        let lock_path = self.paths.image_lock(&uuid);
-        let _lock = wait_lock(&lock_path).map_err(ImageError::io("lock", &lock_path))?;
+        let _lock = self.lock(&uuid)?;
         if let Ok(i) = self.get(&uuid) {
             return Ok(Installed::Already(i.record.manifest));
         }
