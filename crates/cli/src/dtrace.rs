@@ -62,6 +62,14 @@ enum Item {
     Script(String),
 }
 
+/// Where a program's descriptions came from, for messages.
+enum Origin {
+    /// The text of `-n`, `-P`, `-m` or `-f`.
+    Arg(String),
+    /// A `-s` script and its source.
+    Script { file: String, source: String },
+}
+
 fn run(args: &[String]) -> Result<(), Failure> {
     let p = getopt::parse(args, "qelvwZF", "nsPmfxocpiC").map_err(|e| {
         Failure::Usage(match e {
@@ -92,14 +100,39 @@ fn run(args: &[String]) -> Result<(), Failure> {
     let root = tracefs::root().map_err(|e| Failure::Said(e.to_string()))?;
     let tps = tracefs::tracepoints(&root).map_err(|e| Failure::Said(e.to_string()))?;
     let all = probes::catalog(&tps);
-    let env = MacroEnv::new("dtrace", p.operands.clone());
+    let mut env = MacroEnv::new("dtrace", p.operands.clone());
+    if let Some(pid) = p.value('p') {
+        let pid = pid
+            .parse()
+            .map_err(|_| Failure::Said(format!("invalid process id: {pid}")))?;
+        env = env.with_target(pid);
+    }
+    let programs = programs(&items, &env)?;
+    let zero_ok = p.has('Z');
     if p.has('l') {
-        return list(&all, &items, &env, p.has('v'));
+        return list(&all, &programs, zero_ok);
     }
     if items.is_empty() {
         return Err(Failure::Usage("no probes specified".into()));
     }
-    let matched = check(&all, &items, &env, p.has('q'))?;
+    let mut matched = 0;
+    for (origin, specs) in &programs {
+        let mut n = 0;
+        for spec in specs {
+            n += matching(&all, origin, spec, true, zero_ok)?;
+        }
+        if !p.has('q') {
+            let what = match origin {
+                Origin::Arg(text) => format!("description '{}'", crop(text)),
+                Origin::Script { file, .. } => format!("script '{file}'"),
+            };
+            message(&format!(
+                "dtrace: {what} matched {n} probe{}",
+                if n == 1 { "" } else { "s" }
+            ));
+        }
+        matched += n;
+    }
     if p.has('e') {
         return Ok(());
     }
@@ -109,23 +142,60 @@ fn run(args: &[String]) -> Result<(), Failure> {
     )))
 }
 
+/// Every program of the command line, parsed: its origin and its probe
+/// descriptions.
+fn programs(items: &[Item], env: &MacroEnv) -> Result<Vec<(Origin, Vec<ProbeSpec>)>, Failure> {
+    let specs_of = |program: parse::Program| -> Vec<ProbeSpec> {
+        program.clauses.into_iter().flat_map(|c| c.probes).collect()
+    };
+    items
+        .iter()
+        .map(|item| match item {
+            Item::Description(text, FieldLevel::Name) => {
+                let program = parse::parse_probe_arg(text, env)
+                    .map_err(|e| Failure::Said(e.render_n(text)))?;
+                Ok((Origin::Arg(text.clone()), specs_of(program)))
+            }
+            Item::Description(text, level) => {
+                let spec = parse::parse_description(text, *level, env)
+                    .map_err(|e| Failure::Said(e.render_n(text)))?;
+                Ok((Origin::Arg(text.clone()), vec![spec]))
+            }
+            Item::Script(file) => {
+                let source = std::fs::read_to_string(file)
+                    .map_err(|e| Failure::Said(format!("failed to open {file}: {e}")))?;
+                let program = parse::parse_script(&source, env)
+                    .map_err(|e| Failure::Said(e.render(file, &source)))?;
+                let origin = Origin::Script {
+                    file: file.clone(),
+                    source,
+                };
+                Ok((origin, specs_of(program)))
+            }
+        })
+        .collect()
+}
+
+/// What DTrace calls an `-n` argument in its messages: the text before
+/// the first `{`, `/` or `;`.
+fn crop(text: &str) -> &str {
+    text.find(['{', '/', ';']).map_or(text, |i| &text[..i])
+}
+
 /// `-l`: the probes matching any description, or every probe.
-fn list(all: &[Probe], items: &[Item], env: &MacroEnv, _verbose: bool) -> Result<(), Failure> {
+fn list(
+    all: &[Probe],
+    programs: &[(Origin, Vec<ProbeSpec>)],
+    zero_ok: bool,
+) -> Result<(), Failure> {
     let mut shown: Vec<&Probe> = Vec::new();
-    if items.is_empty() {
+    if programs.is_empty() {
         shown = all.iter().collect();
     }
-    for item in items {
-        let specs = match item {
-            Item::Description(text, level) => vec![description(text, *level, env)?],
-            Item::Script(file) => script(file, env)?
-                .clauses
-                .into_iter()
-                .flat_map(|c| c.probes)
-                .collect(),
-        };
+    for (origin, specs) in programs {
         for spec in specs {
-            shown.extend(matching(all, &spec, false)?);
+            matching(all, origin, spec, false, zero_ok)?;
+            shown.extend(all.iter().filter(|p| matches(p, spec)));
         }
     }
     shown.sort_by_key(|p| p.id);
@@ -134,107 +204,55 @@ fn list(all: &[Probe], items: &[Item], env: &MacroEnv, _verbose: bool) -> Result
     Ok(())
 }
 
-/// Parses every program and matches its descriptions; returns how many
-/// probes they matched, saying so on stderr unless `quiet`.
-fn check(all: &[Probe], items: &[Item], env: &MacroEnv, quiet: bool) -> Result<usize, Failure> {
-    let mut total = 0;
-    for item in items {
-        let (what, program) = match item {
-            Item::Description(text, FieldLevel::Name) => {
-                let program = parse::parse_probe_arg(text, env)
-                    .map_err(|e| Failure::Said(e.render_n(text)))?;
-                // DTrace names the descriptions, not the actions.
-                let described: Vec<&str> = program
-                    .clauses
-                    .iter()
-                    .flat_map(|c| c.probes.iter().map(|p| p.raw.as_str()))
-                    .collect();
-                (format!("description '{} '", described.join(", ")), program)
-            }
-            Item::Description(text, level) => {
-                let spec = description(text, *level, env)?;
-                let n = matching(all, &spec, true)?.len();
-                say(
-                    quiet,
-                    &format!("description '{text}' matched {n} probe{}", plural(n)),
-                );
-                total += n;
-                continue;
-            }
-            Item::Script(file) => (format!("script '{file}'"), script(file, env)?),
-        };
-        let mut n = 0;
-        for clause in &program.clauses {
-            for spec in &clause.probes {
-                n += matching(all, spec, true)?.len();
-            }
-        }
-        say(quiet, &format!("{what} matched {n} probe{}", plural(n)));
-        total += n;
-    }
-    Ok(total)
+fn matches(p: &Probe, spec: &ProbeSpec) -> bool {
+    probes::matches(p, &spec.provider, &spec.module, &spec.function, &spec.name)
 }
 
-fn say(quiet: bool, line: &str) {
-    if !quiet {
-        message(&format!("dtrace: {line}"));
-    }
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
-}
-
-fn description(text: &str, level: FieldLevel, env: &MacroEnv) -> Result<ProbeSpec, Failure> {
-    parse::parse_description(text, level, env).map_err(|e| Failure::Said(e.render_n(text)))
-}
-
-fn script(file: &str, env: &MacroEnv) -> Result<parse::Program, Failure> {
-    let source = std::fs::read_to_string(file)
-        .map_err(|e| Failure::Said(format!("failed to open {file}: {e}")))?;
-    parse::parse_script(&source, env).map_err(|e| Failure::Said(e.render(file, &source)))
-}
-
-/// The probes a description matches; none is an error, as in DTrace, and
-/// a provider these kernels cannot offer says why. With `dynamic`, a
-/// `profile-N` or `tick-N` of any rate counts (made when named, as in
-/// DTrace), though `-l` lists only the usual rates.
-fn matching<'a>(
-    all: &'a [Probe],
+/// How many probes a description matches. None is an error, as in DTrace
+/// (unless `zero_ok`, `-Z`), and a provider these kernels cannot offer
+/// says why. With `dynamic`, a `profile-N` or `tick-N` of any rate or
+/// period counts as one (made when named), though `-l` lists only the
+/// usual ones.
+fn matching(
+    all: &[Probe],
+    origin: &Origin,
     spec: &ProbeSpec,
     dynamic: bool,
-) -> Result<Vec<&'a Probe>, Failure> {
-    let hits: Vec<&Probe> = all
-        .iter()
-        .filter(|p| probes::matches(p, &spec.provider, &spec.module, &spec.function, &spec.name))
-        .collect();
-    if !hits.is_empty() {
-        return Ok(hits);
+    zero_ok: bool,
+) -> Result<usize, Failure> {
+    let n = all.iter().filter(|p| matches(p, spec)).count();
+    if n > 0 {
+        return Ok(n);
     }
     let clock_provider = matches!(spec.provider.as_str(), "" | "profile");
     if dynamic && clock_provider && probes::clock(&spec.name).is_some() {
-        // Stands for the probe made at run time.
-        return Ok(all
-            .iter()
-            .filter(|p| p.provider == "profile")
-            .take(1)
-            .collect());
+        return Ok(1);
     }
+    if zero_ok {
+        return Ok(0);
+    }
+    let described = format!(
+        "{}:{}:{}:{}",
+        spec.provider, spec.module, spec.function, spec.name
+    );
     let why = match spec.provider.as_str() {
         "fbt" | "sdt" => format!(
             "the {} provider needs kprobes or fentry, which this kernel does not offer",
             spec.provider
         ),
         p if p.starts_with("pid") || p.starts_with("usdt") => format!(
-            "probe description {} needs a process to trace (pid and usdt probes come with the compiler)",
-            spec.raw
+            "probe description {described} needs a process to trace (pid and usdt probes \
+             come with the compiler)"
         ),
-        _ => format!("probe description {} does not match any probes", spec.raw),
+        _ => format!("probe description {described} does not match any probes"),
     };
-    Err(Failure::Said(format!(
-        "invalid probe specifier {}: {why}",
-        spec.raw
-    )))
+    Err(Failure::Said(match origin {
+        Origin::Arg(text) => format!("invalid probe specifier {text}: {why}"),
+        Origin::Script { file, source } => {
+            let (line, _) = parse::line_col(source, spec.span.start);
+            format!("failed to compile script {file}: line {line}: {why}")
+        }
+    }))
 }
 
 fn is_root() -> bool {

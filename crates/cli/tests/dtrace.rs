@@ -94,6 +94,56 @@ fn programs_are_checked_with_dtrace_s_messages() {
         )
     );
 
+    // DTrace's wording: the -n text up to its actions, the description
+    // in four fields, a script's line; -Z lets a description match nothing.
+    let (code, _, err) = dtrace(&["-e", "-n", "syscall::openat:entry"]);
+    assert_eq!(
+        (code, err.as_str()),
+        (
+            0,
+            "dtrace: description 'syscall::openat:entry' matched 1 probe\n"
+        )
+    );
+    let (code, _, err) = dtrace(&["-e", "-n", "nosuch { }"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        err,
+        "dtrace: invalid probe specifier nosuch { }: probe description :::nosuch does not match any probes\n"
+    );
+    let missing = dir.path().join("missing.d");
+    std::fs::write(&missing, "BEGIN {}\nsyscall::nope:entry\n{ }\n").unwrap();
+    let (code, _, err) = dtrace(&["-e", "-s", missing.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        err,
+        format!(
+            "dtrace: failed to compile script {}: line 2: probe description \
+             syscall::nope:entry does not match any probes\n",
+            missing.display()
+        )
+    );
+    let (code, _, err) = dtrace(&["-e", "-Z", "-n", "syscall::nope:entry"]);
+    assert_eq!(
+        (code, err.as_str()),
+        (
+            0,
+            "dtrace: description 'syscall::nope:entry' matched 0 probes\n"
+        )
+    );
+    let (code, _, err) = dtrace(&[
+        "-e",
+        "-n",
+        "tick-10s { exit(0); }",
+        "-n",
+        "profile-4001 { }",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        err,
+        "dtrace: description 'tick-10s ' matched 1 probe\n\
+         dtrace: description 'profile-4001 ' matched 1 probe\n"
+    );
+
     // Running is for the compiler to come: said, not pretended.
     let (code, _, err) = dtrace(&["-n", "BEGIN { exit(0); }"]);
     assert_eq!(code, 1);

@@ -27,9 +27,9 @@ pub enum Attach {
     Dtrace,
     /// A tracepoint, `<category>:<name>`.
     Tracepoint { category: String, name: String },
-    /// A perf software clock event on every CPU at `hz` (profile-N), or
-    /// on one CPU (tick-N).
-    Clock { hz: u64, every_cpu: bool },
+    /// A perf software clock event every `period_ns` on every CPU
+    /// (profile-N), or on one CPU (tick-N).
+    Clock { period_ns: u64, every_cpu: bool },
 }
 
 /// One probe.
@@ -57,27 +57,32 @@ const STABLE: &[(&str, &str, &str, &str)] = &[
     ("sched", "on-cpu", "sched", "sched_switch"),
     ("sched", "off-cpu", "sched", "sched_switch"),
     ("sched", "wakeup", "sched", "sched_wakeup"),
-    ("sched", "enqueue", "sched", "sched_wakeup_new"),
     ("sched", "change-pri", "sched", "sched_pi_setprio"),
     ("io", "start", "block", "block_rq_issue"),
     ("io", "done", "block", "block_rq_complete"),
 ];
 
-/// The profile and tick rates `-l` lists (any other rate may be named).
-const LISTED_RATES: &[(&str, u64)] = &[
-    ("profile-97", 97),
-    ("profile-199", 199),
-    ("profile-499", 499),
-    ("profile-997", 997),
-    ("profile-1000", 1000),
-    ("profile-5000", 5000),
-    ("tick-1", 1),
-    ("tick-10", 10),
-    ("tick-100", 100),
-    ("tick-1000", 1000),
-    ("tick-1sec", 1),
-    ("tick-5000", 5000),
+/// The profile and tick probes `-l` lists, as illumos lists them (any
+/// other rate or period may be named).
+const LISTED_RATES: &[&str] = &[
+    "profile-97",
+    "profile-199",
+    "profile-499",
+    "profile-997",
+    "profile-1999",
+    "profile-4001",
+    "profile-4999",
+    "tick-1",
+    "tick-10",
+    "tick-100",
+    "tick-500",
+    "tick-1000",
+    "tick-5000",
 ];
+
+/// The shortest interval a profile or tick probe may have: 200 µs, as in
+/// DTrace (5000 Hz).
+const MIN_PERIOD_NS: u64 = 200_000;
 
 /// Every probe, given the tracepoints the host has (`(category, name)`).
 pub fn catalog(tracepoints: &[(String, String)]) -> Vec<Probe> {
@@ -138,15 +143,19 @@ pub fn catalog(tracepoints: &[(String, String)]) -> Vec<Probe> {
             );
         }
     }
-    for (name, hz) in LISTED_RATES {
-        let every_cpu = name.starts_with("profile");
-        push(
-            "profile",
-            "",
-            "",
-            name,
-            Attach::Clock { hz: *hz, every_cpu },
-        );
+    for name in LISTED_RATES {
+        if let Some((period_ns, every_cpu)) = clock(name) {
+            push(
+                "profile",
+                "",
+                "",
+                name,
+                Attach::Clock {
+                    period_ns,
+                    every_cpu,
+                },
+            );
+        }
     }
     for (i, p) in out.iter_mut().enumerate() {
         p.id = u32::try_from(i + 1).unwrap_or(u32::MAX);
@@ -154,8 +163,10 @@ pub fn catalog(tracepoints: &[(String, String)]) -> Vec<Probe> {
     out
 }
 
-/// The rate of a `profile-N`/`tick-N` name (`N`, `Nhz`, `Nsec`, `Nms`,
-/// `Nus`, `Nns`, as DTrace takes them), and whether it fires on every CPU.
+/// The period in nanoseconds of a `profile-N`/`tick-N` name (`N` or
+/// `Nhz` a rate; `Nsec`/`Ns`, `Nms`/`Nmsec`, `Nus`/`Nusec`, `Nns`/`Nnsec`,
+/// `Nmin`, `Nhour`, `Nday` a period, as DTrace takes them), and whether it
+/// fires on every CPU. Refused: 0, and anything faster than 5000 Hz.
 pub fn clock(name: &str) -> Option<(u64, bool)> {
     let (rest, every_cpu) = match name.strip_prefix("profile-") {
         Some(r) => (r, true),
@@ -165,22 +176,23 @@ pub fn clock(name: &str) -> Option<(u64, bool)> {
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(rest.len());
     let n: u64 = rest[..digits].parse().ok().filter(|n| *n > 0)?;
-    let ns_per = match &rest[digits..] {
-        "" | "hz" => return Some((n, every_cpu)),
-        "s" | "sec" => 1_000_000_000,
-        "ms" | "msec" => 1_000_000,
-        "us" | "usec" => 1_000,
-        "ns" | "nsec" => 1,
-        _ => return None,
+    let period = match &rest[digits..] {
+        "" | "hz" => 1_000_000_000 / n,
+        unit => {
+            let ns_per: u64 = match unit {
+                "ns" | "nsec" => 1,
+                "us" | "usec" => 1_000,
+                "ms" | "msec" => 1_000_000,
+                "s" | "sec" => 1_000_000_000,
+                "m" | "min" => 60_000_000_000,
+                "h" | "hour" => 3_600_000_000_000,
+                "d" | "day" => 86_400_000_000_000,
+                _ => return None,
+            };
+            n.checked_mul(ns_per)?
+        }
     };
-    period_hz(n.checked_mul(ns_per)?, every_cpu)
-}
-
-/// A period in nanoseconds as a rate, rounded down; refused below 1 Hz
-/// (perf clock events take a frequency).
-fn period_hz(ns: u64, every_cpu: bool) -> Option<(u64, bool)> {
-    let hz = 1_000_000_000 / ns.max(1);
-    (hz > 0).then_some((hz, every_cpu))
+    (period >= MIN_PERIOD_NS).then_some((period, every_cpu))
 }
 
 /// Whether `pattern` (DTrace's `*`, `?`, `[...]`, `\\`) matches `text`; an

@@ -95,15 +95,19 @@ fn glob_is_dtrace_s() {
 }
 
 #[test]
-fn clock_rates() {
-    assert_eq!(clock("profile-997"), Some((997, true)));
-    assert_eq!(clock("tick-1sec"), Some((1, false)));
-    assert_eq!(clock("tick-10ms"), Some((100, false)));
-    assert_eq!(clock("profile-5000hz"), Some((5000, true)));
-    assert_eq!(clock("tick-2sec"), None, "below 1 Hz");
+fn clock_rates_and_periods() {
+    assert_eq!(clock("profile-997"), Some((1_003_009, true)));
+    assert_eq!(clock("profile-5000hz"), Some((200_000, true)));
+    assert_eq!(clock("tick-1sec"), Some((1_000_000_000, false)));
+    assert_eq!(clock("tick-10ms"), Some((10_000_000, false)));
+    assert_eq!(clock("tick-10s"), Some((10_000_000_000, false)));
+    assert_eq!(clock("tick-2min"), Some((120_000_000_000, false)));
+    assert_eq!(clock("profile-5001"), None, "faster than 5000 Hz");
+    assert_eq!(clock("tick-100us"), None, "shorter than 200 us");
     assert_eq!(clock("profile-0"), None);
     assert_eq!(clock("profile-x"), None);
     assert_eq!(clock("tick-99999999999999999999"), None);
+    assert_eq!(clock("tick-9999999999999day"), None, "overflow");
     assert_eq!(clock("cpu-997"), None);
 }
 

@@ -347,7 +347,7 @@ async fn receive(mut body: Body, path: PathBuf, limit: u64) -> Result<(String, u
         .map_err(|e| ApiError::internal(format!("the upload writer failed: {e}")))?
         .map_err(|e| {
             if e.kind() == io::ErrorKind::InvalidData {
-                ApiError::invalid(format!("size: {e} arrived, more than announced"))
+                ApiError::invalid(format!("size: {e} arrived, past what was announced"))
             } else {
                 ApiError::internal(format!("failed to write the upload: {e}"))
             }
