@@ -96,7 +96,11 @@ pub fn create(
     apply_defaults(&mut p, brand);
     memory::derive_create(&mut p, brand);
     translate_deprecated(&mut p);
-    if p.get("docker").and_then(as_bool) == Some(true) {
+    // Only the docker-capable brands: on another, `docker` is a property
+    // the brand does not take and is dropped, with nothing added for it.
+    if p.get("docker").and_then(as_bool) == Some(true)
+        && crate::brand::BrandSet::DOCKER.contains(brand)
+    {
         apply_docker(&mut p, brand, &uuid);
     }
     let report = validate(&p, brand, Action::Create, facts);
