@@ -128,7 +128,7 @@ fn serve_images(node: &Node) -> Result<Option<Child>, String> {
         })?;
     let mut line = String::new();
     let _ = BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line);
-    match line.trim().strip_prefix("Serving images on ") {
+    match line.trim().strip_prefix(crate::imgadm::SERVING) {
         Some(url) => {
             println!("basaltd: serving images on {url}");
             Ok(Some(child))

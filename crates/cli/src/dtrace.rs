@@ -31,7 +31,11 @@ Usage: dtrace [-qevw] [-x opt[=val]] [-o output] [-c cmd] [-p pid]
 /// What went wrong, as dtrace prints it (its exit status is 1, usage 2).
 enum Failure {
     Usage(String),
+    /// Said after `dtrace: `.
     Said(String),
+    /// A whole line already (the parser renders its errors as DTrace
+    /// does, prefix included).
+    Line(String),
 }
 
 /// Runs dtrace with the process's arguments.
@@ -44,12 +48,11 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
         Err(Failure::Said(m)) => {
-            // The parser's errors are whole lines already.
-            if m.starts_with("dtrace: ") {
-                message(&m);
-            } else {
-                message(&format!("dtrace: {m}"));
-            }
+            message(&format!("dtrace: {m}"));
+            ExitCode::FAILURE
+        }
+        Err(Failure::Line(m)) => {
+            message(&m);
             ExitCode::FAILURE
         }
     }
@@ -153,19 +156,19 @@ fn programs(items: &[Item], env: &MacroEnv) -> Result<Vec<(Origin, Vec<ProbeSpec
         .map(|item| match item {
             Item::Description(text, FieldLevel::Name) => {
                 let program = parse::parse_probe_arg(text, env)
-                    .map_err(|e| Failure::Said(e.render_n(text)))?;
+                    .map_err(|e| Failure::Line(e.render_n(text)))?;
                 Ok((Origin::Arg(text.clone()), specs_of(program)))
             }
             Item::Description(text, level) => {
                 let spec = parse::parse_description(text, *level, env)
-                    .map_err(|e| Failure::Said(e.render_n(text)))?;
+                    .map_err(|e| Failure::Line(e.render_n(text)))?;
                 Ok((Origin::Arg(text.clone()), vec![spec]))
             }
             Item::Script(file) => {
                 let source = std::fs::read_to_string(file)
                     .map_err(|e| Failure::Said(format!("failed to open {file}: {e}")))?;
                 let program = parse::parse_script(&source, env)
-                    .map_err(|e| Failure::Said(e.render(file, &source)))?;
+                    .map_err(|e| Failure::Line(e.render(file, &source)))?;
                 let origin = Origin::Script {
                     file: file.clone(),
                     source,

@@ -5,7 +5,7 @@
 
 pub mod image;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -41,17 +41,10 @@ pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// Cargo's target directory.
-pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_TARGET_TMPDIR"))
-                .parent()
-                .unwrap()
-                .to_owned()
-        })
-}
+#[path = "../../tests/support/target.rs"]
+mod target;
+
+pub use target::target_dir;
 
 /// Whether something is mounted at `pool`.
 pub fn mounted(pool: &Path) -> bool {

@@ -8,7 +8,7 @@ mod create;
 mod list;
 mod remote;
 
-pub use remote::PARENT_ENV as SERVE_PARENT_ENV;
+pub use remote::{PARENT_ENV as SERVE_PARENT_ENV, SERVING};
 mod sources;
 
 use std::io::{BufRead, IsTerminal};

@@ -291,6 +291,9 @@ pub fn publish_to(url: &str, manifest: &Path, file: &Path, quiet: bool) -> Outco
     Ok(())
 }
 
+/// What `imgadm serve` says first, before the URL it serves on.
+pub const SERVING: &str = "Serving images on ";
+
 /// The variable basaltd sets, to its pid, on the server it runs.
 pub const PARENT_ENV: &str = "BASALT_SERVE_PARENT";
 
@@ -366,7 +369,7 @@ pub fn serve(args: &[String]) -> Outcome {
             message: format!("the image server could not start: {e}"),
             status: 1,
         })?;
-    stdout(&format!("Serving images on http://{addr}\n"));
+    stdout(&format!("{SERVING}http://{addr}\n"));
     let _ = set.wait();
     message("imgadm serve: stopping");
     server.shutdown().map_err(|e| Failure::Other {

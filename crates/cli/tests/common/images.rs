@@ -150,14 +150,7 @@ pub fn minimal_image() -> (PathBuf, PathBuf) {
 pub fn cached_image(name: &str) -> (PathBuf, PathBuf) {
     super::require(&["bash", "tar", "gzip", "sha1sum", "flock"]);
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_TARGET_TMPDIR"))
-                .parent()
-                .unwrap()
-                .to_owned()
-        });
+    let target = super::target::target_dir();
     let out = Command::new(repo.join("images/cached"))
         .arg(target.join("images"))
         .arg(name)

@@ -10,6 +10,8 @@ pub mod images;
 pub mod imgadm;
 pub mod leftovers;
 pub mod netns;
+#[path = "../support/target.rs"]
+pub mod target;
 pub mod zones;
 
 use std::path::{Path, PathBuf};

@@ -109,11 +109,7 @@ impl Node {
         let made = (|| {
             let root = pool.snapshot_path(&snap).join("root");
             let lower = match (&origin, req.incremental) {
-                (Some(o), true) => {
-                    let ds =
-                        DatasetName::parse(&format!("{}/{}", pool.name(), o.record.manifest.uuid))?;
-                    Some(pool.snapshot_path(&ds.snapshot("final")?).join("root"))
-                }
+                (Some(o), true) => Some(store.final_root(&o.record.manifest.uuid.to_string())?),
                 _ => None,
             };
             write_image(manifest, &root, lower.as_deref(), req)

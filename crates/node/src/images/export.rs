@@ -4,34 +4,16 @@
 //! what an OCI import keeps for serving.
 
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Write};
+use std::io::BufWriter;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 
 use basalt_image::file::ImageWriter;
 use basalt_image::manifest::{Compression, ImageFile};
 
-use super::import::INTERRUPTED;
+use super::interrupt::{INTERRUPTED, Interruptible};
 use super::{ImageError, ImageRecord, ImageStore};
 use basalt_image::manifest::ImageType;
-use basalt_pool::DatasetName;
-
-/// A writer that fails once the operator interrupted, so that an archive
-/// being written stops at its next block.
-struct Interruptible<W>(W);
-
-impl<W: Write> Write for Interruptible<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if INTERRUPTED.load(Ordering::Relaxed) {
-            return Err(io::Error::other("interrupted"));
-        }
-        self.0.write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.0.flush()
-    }
-}
 
 /// Writes `root` (with `lower`, only what differs from it) as an image
 /// file at `out`. The file is written under a staging name beside `out`
@@ -42,24 +24,7 @@ pub fn write_image_file(
     compression: Compression,
     out: &Path,
 ) -> Result<ImageFile, ImageError> {
-    let dir = match out.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let staged = dir.join(format!(
-        ".{}.{}",
-        out.file_name().unwrap_or_default().to_string_lossy(),
-        std::process::id()
-    ));
-    let written = write(root, lower, compression, &staged).and_then(|file| {
-        fs::rename(&staged, out)
-            .map(|()| file)
-            .map_err(ImageError::io("rename", &staged))
-    });
-    if written.is_err() {
-        let _ = fs::remove_file(&staged);
-    }
-    written
+    super::stage(out, |staged| write(root, lower, compression, staged))
 }
 
 fn write(
@@ -135,18 +100,14 @@ impl ImageStore {
         if manifest.image_type == ImageType::Zvol {
             return Ok(None);
         }
-        let final_root = |u: &str| -> Result<std::path::PathBuf, ImageError> {
-            let ds = DatasetName::parse(&format!("{}/{u}", self.pool.name()))?;
-            Ok(self.pool.snapshot_path(&ds.snapshot("final")?).join("root"))
-        };
         let lower = match &manifest.origin {
-            Some(o) => Some(final_root(&o.to_string())?),
+            Some(o) => Some(self.final_root(&o.to_string())?),
             None => None,
         };
         let dir = self.paths.image_files();
         fs::create_dir_all(&dir).map_err(ImageError::io("create", &dir))?;
         let file = write_image_file(
-            &final_root(uuid)?,
+            &self.final_root(uuid)?,
             lower.as_deref(),
             Compression::Gzip,
             &kept,

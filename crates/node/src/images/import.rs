@@ -21,7 +21,7 @@ use std::fs::{self, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
 use basalt_image::Manifest;
 use basalt_imgapi::client::{Client, ClientOptions};
@@ -31,9 +31,8 @@ use sha1::{Digest, Sha1};
 use super::sources::{Source, SourceType};
 use super::{ImageError, ImageStore, Installed};
 
-/// Set when the operator interrupts: downloads and installs stop at the
-/// next block and clean up.
-pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+pub use super::interrupt::INTERRUPTED;
+use super::interrupt::interrupted;
 
 /// How many times a file is fetched before its bytes are refused.
 const ATTEMPTS: u32 = 2;
@@ -348,13 +347,6 @@ impl ImageStore {
     }
 }
 
-pub(super) fn interrupted() -> ImageError {
-    ImageError::Source {
-        code: "Interrupted",
-        message: "interrupted: what the import made was removed".into(),
-    }
-}
-
 /// Brings the download at `path` to `size` bytes (resuming what is there),
 /// returning the bytes it holds and their sha1. Transfers cut short are
 /// resumed up to three times; a server that ignores `Range` sends it all.
@@ -457,18 +449,5 @@ fn rehash(path: &std::path::Path, sha1: &mut Sha1) -> Result<u64, ImageError> {
         }
         sha1.update(&buf[..got]);
         n += got as u64;
-    }
-}
-
-/// A reader that fails once the operator interrupted: an install reading
-/// its file stops at the next block and removes what it made.
-pub(super) struct Interruptible<R>(pub R);
-
-impl<R: Read> Read for Interruptible<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if INTERRUPTED.load(Ordering::Relaxed) {
-            return Err(io::Error::other("interrupted"));
-        }
-        self.0.read(buf)
     }
 }

@@ -90,17 +90,27 @@ impl ImageStore {
             return Err(e);
         }
         let kept = self.kept_file(&uuid);
-        let placed = match keep {
-            Keep::Move => super::place(file, &kept, |from: &Path, to: &Path| {
-                // Across file systems, a copy; the download goes either way.
-                let moved = fs::rename(from, to).or_else(|_| fs::copy(from, to).map(drop));
-                let _ = fs::remove_file(from);
-                moved
-            }),
-            Keep::Copy => super::place(file, &kept, |from: &Path, to: &Path| {
-                fs::copy(from, to).map(drop)
-            }),
-        };
+        let placed = kept
+            .parent()
+            .map_or(Ok(()), |dir| {
+                fs::create_dir_all(dir).map_err(ImageError::io("create", dir))
+            })
+            .and_then(|()| {
+                super::stage(&kept, |staged| {
+                    let put = match keep {
+                        // Across file systems, a copy; the download goes
+                        // either way.
+                        Keep::Move => {
+                            let moved = fs::rename(file, staged)
+                                .or_else(|_| fs::copy(file, staged).map(drop));
+                            let _ = fs::remove_file(file);
+                            moved
+                        }
+                        Keep::Copy => fs::copy(file, staged).map(drop),
+                    };
+                    put.map_err(ImageError::io("keep", file))
+                })
+            });
         if let Err(e) = placed {
             // The image is installed; only serving it is lost.
             tracing::warn!(image = %uuid, error = %e, "the image's file could not be kept: this node will not serve the image");
@@ -188,7 +198,7 @@ impl ImageStore {
         is_volume: bool,
     ) -> Result<(), ImageError> {
         let raw = File::open(file).map_err(ImageError::io("open", file))?;
-        let raw = super::import::Interruptible(raw);
+        let raw = super::interrupt::Interruptible(raw);
         let name = file.display().to_string();
         let mut stream = ImageStream::open(raw, &name, manifest.file())?;
         if let Some(declared) = stream.overridden() {

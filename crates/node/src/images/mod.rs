@@ -16,6 +16,7 @@ mod error;
 pub mod export;
 pub mod import;
 mod install;
+mod interrupt;
 pub mod oci;
 mod record;
 pub mod sources;
@@ -257,26 +258,40 @@ impl ImageStore {
     }
 }
 
-/// Puts `file` at `kept` through `how` (a rename or a copy) under a
-/// staging name beside it, so that `kept` is whole or absent.
-fn place(
-    file: &Path,
-    kept: &Path,
-    how: impl FnOnce(&Path, &Path) -> std::io::Result<()>,
-) -> Result<(), ImageError> {
-    let dir = kept.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(ImageError::io("create", dir))?;
+/// Makes `target` through `make`, which writes a staging name beside it
+/// (`.<name>.<pid>`, what [`remove_staged`] knows), then renames it into
+/// place: `target` is whole or untouched, and a failure removes the
+/// staging file.
+fn stage<T>(
+    target: &Path,
+    make: impl FnOnce(&Path) -> Result<T, ImageError>,
+) -> Result<T, ImageError> {
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
     let staged = dir.join(format!(
         ".{}.{}",
-        kept.file_name().unwrap_or_default().to_string_lossy(),
+        target.file_name().unwrap_or_default().to_string_lossy(),
         std::process::id()
     ));
-    let done = how(file, &staged).and_then(|()| fs::rename(&staged, kept));
-    if let Err(e) = done {
+    let made = make(&staged).and_then(|v| {
+        fs::rename(&staged, target)
+            .map(|()| v)
+            .map_err(ImageError::io("rename", &staged))
+    });
+    if made.is_err() {
         let _ = fs::remove_file(&staged);
-        return Err(ImageError::io("keep", file)(e));
     }
-    Ok(())
+    made
+}
+
+impl ImageStore {
+    /// `<pool>/<uuid>@final`'s `root/`: what an installed image unpacks to.
+    fn final_root(&self, uuid: &str) -> Result<PathBuf, ImageError> {
+        let snap = self.dataset(uuid)?.snapshot("final")?;
+        Ok(self.pool.snapshot_path(&snap).join("root"))
+    }
 }
 
 /// Removes the staging copies of image `uuid`'s file that a killed

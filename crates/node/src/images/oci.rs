@@ -181,8 +181,8 @@ impl ImageStore {
             let root = self.pool.path_of(&partial).join("root");
             fs::create_dir(&root).map_err(ImageError::io("create", &root))?;
             let applied = img.apply(&root).map_err(oci_error)?;
-            if super::import::INTERRUPTED.load(std::sync::atomic::Ordering::Relaxed) {
-                return Err(super::import::interrupted());
+            if super::interrupt::INTERRUPTED.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err(super::interrupt::interrupted());
             }
             progress.say(&format!(
                 "Applied {} layer{} ({} bytes)",
