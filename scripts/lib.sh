@@ -24,9 +24,11 @@
 #                           image-server tests (crates/cli/tests/imgapi.rs)
 #   curl                    the peer of the import benchmark (crates/cli/benches/imgapi.rs)
 #   openssl                 a self-signed certificate for the https source test
+#   bpftrace                the second opinion on dtrace's counts and the peer of its
+#                           benchmark (crates/cli/tests/dtrace_run.rs, benches/dtrace.rs)
 BASALT_APT_PACKAGES=(build-essential pkg-config ca-certificates btrfs-progs e2fsprogs util-linux
     busybox-static debootstrap debian-archive-keyring gzip tar runc cloud-init
-    nftables iproute2 iperf3 python3 bsdutils curl openssl)
+    nftables iproute2 iperf3 python3 bsdutils curl openssl bpftrace)
 
 # The checkout this file belongs to.
 # shellcheck disable=SC2034 # used by the scripts that source this file

@@ -5,9 +5,17 @@
 //!   and loaded through aya.
 //! - [`probes`]: the probes this host offers, as DTrace names them, and
 //!   where each attaches.
+//! - [`compile`]: clauses to eBPF programs, one per probe, and the records
+//!   they send.
+//! - [`run`]: a compiled program loaded, attached and consumed.
+//! - [`output`]: DTrace's text output (printf, trace, aggregations and
+//!   their histograms), rendered byte for byte.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod bpf;
+pub mod compile;
+pub mod output;
 pub mod parse;
 pub mod probes;
+pub mod run;

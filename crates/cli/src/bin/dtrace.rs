@@ -1,5 +1,6 @@
 //! `dtrace`: the D language on eBPF (listing and checking today).
 
 fn main() -> std::process::ExitCode {
+    basalt_cli::dtrace::hold_if_asked();
     basalt_cli::dtrace::main()
 }

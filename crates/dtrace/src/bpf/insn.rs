@@ -195,6 +195,7 @@ pub enum Helper {
     ProbeRead = 4,
     KtimeGetNs = 5,
     TracePrintk = 6,
+    GetPrandomU32 = 7,
     GetSmpProcessorId = 8,
     GetCurrentPidTgid = 14,
     GetCurrentUidGid = 15,

@@ -95,19 +95,32 @@ impl ParseError {
     /// The message for a script: `dtrace: failed to compile script F: line
     /// N, column C: MESSAGE`.
     pub fn render(&self, file: &str, source: &str) -> String {
-        let (line, col) = self.line_col(source);
-        format!("dtrace: failed to compile script {file}: line {line}, column {col}: {self}")
+        render_at(self.span, &self.to_string(), file, source)
     }
 
     /// The message for a `-n` description: `dtrace: invalid probe specifier
     /// TEXT: [line N, ]column C: MESSAGE`.
     pub fn render_n(&self, source: &str) -> String {
-        let (line, col) = self.line_col(source);
-        if source.contains('\n') {
-            format!("dtrace: invalid probe specifier {source}: line {line}, column {col}: {self}")
-        } else {
-            format!("dtrace: invalid probe specifier {source}: column {col}: {self}")
-        }
+        render_n_at(self.span, &self.to_string(), source)
+    }
+}
+
+/// `message` about the text at `span` of script `file`, as DTrace says it:
+/// `dtrace: failed to compile script F: line N, column C: MESSAGE`. Later
+/// stages' errors render the same way.
+pub fn render_at(span: Span, message: &str, file: &str, source: &str) -> String {
+    let (line, col) = line_col(source, span.start);
+    format!("dtrace: failed to compile script {file}: line {line}, column {col}: {message}")
+}
+
+/// `message` about the text at `span` of a `-n` description: `dtrace:
+/// invalid probe specifier TEXT: [line N, ]column C: MESSAGE`.
+pub fn render_n_at(span: Span, message: &str, source: &str) -> String {
+    let (line, col) = line_col(source, span.start);
+    if source.contains('\n') {
+        format!("dtrace: invalid probe specifier {source}: line {line}, column {col}: {message}")
+    } else {
+        format!("dtrace: invalid probe specifier {source}: column {col}: {message}")
     }
 }
 

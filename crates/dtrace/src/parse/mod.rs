@@ -42,7 +42,7 @@ mod token;
 mod tests;
 
 pub use ast::*;
-pub use error::{ParseError, ParseErrorKind, line_col};
+pub use error::{ParseError, ParseErrorKind, line_col, render_at, render_n_at};
 pub use macros::{MacroEnv, substitute};
 pub use probe::FieldLevel;
 

@@ -15,6 +15,7 @@
 //! Tracepoints are read from tracefs (mounted by [`tracefs::root`] when it
 //! is not). IDs are assigned in listing order, as `dtrace -l` shows them.
 
+pub mod elfsym;
 pub mod format;
 pub mod tracefs;
 
@@ -30,6 +31,14 @@ pub enum Attach {
     /// A perf software clock event every `period_ns` on every CPU
     /// (profile-N), or on one CPU (tick-N).
     Clock { period_ns: u64, every_cpu: bool },
+    /// A uprobe (or, `ret`, a uretprobe) at `offset` in the file at
+    /// `path`, for one process or all.
+    Uprobe {
+        path: std::path::PathBuf,
+        offset: u64,
+        ret: bool,
+        pid: Option<u32>,
+    },
 }
 
 /// One probe.

@@ -14,7 +14,12 @@ use basalt_dtrace::parse::{self, FieldLevel, MacroEnv, ProbeSpec};
 use basalt_dtrace::probes::{self, Probe, tracefs};
 
 use crate::getopt::{self, GetoptError};
+
+mod hold;
+mod trace;
+
 use crate::output::{message, stdout};
+pub use hold::hold_if_asked;
 
 const USAGE: &str = "\
 Usage: dtrace [-qevw] [-x opt[=val]] [-o output] [-c cmd] [-p pid]
@@ -104,6 +109,16 @@ fn run(args: &[String]) -> Result<(), Failure> {
     let tps = tracefs::tracepoints(&root).map_err(|e| Failure::Said(e.to_string()))?;
     let all = probes::catalog(&tps);
     let mut env = MacroEnv::new("dtrace", p.operands.clone());
+    // `-c`: the command is started now, held before its exec, so that
+    // `$target` is its pid and its probes are in place when it runs.
+    let held = match p.value('c') {
+        Some(cmd) if !p.has('l') && !p.has('e') => {
+            let h = hold::Held::spawn(cmd).map_err(Failure::Said)?;
+            env = env.with_target(h.pid());
+            Some(h)
+        }
+        _ => None,
+    };
     if let Some(pid) = p.value('p') {
         let pid = pid
             .parse()
@@ -118,51 +133,47 @@ fn run(args: &[String]) -> Result<(), Failure> {
     if items.is_empty() {
         return Err(Failure::Usage("no probes specified".into()));
     }
-    let mut matched = 0;
-    for (origin, specs) in &programs {
-        let mut n = 0;
-        for spec in specs {
-            n += matching(&all, origin, spec, true, zero_ok)?;
-        }
-        if !p.has('q') {
-            let what = match origin {
-                Origin::Arg(text) => format!("description '{}'", crop(text)),
-                Origin::Script { file, .. } => format!("script '{file}'"),
-            };
-            message(&format!(
-                "dtrace: {what} matched {n} probe{}",
-                if n == 1 { "" } else { "s" }
-            ));
-        }
-        matched += n;
-    }
-    if p.has('e') {
-        return Ok(());
-    }
-    Err(Failure::Said(format!(
-        "{matched} probe(s) matched, but running D programs is not available on this node \
-         yet (its compiler is being built): -l lists probes, -e checks a program"
-    )))
+    trace::run(&p, &root, all, programs, held)
+}
+
+/// `dtrace: description 'S' matched N probes` (or `script 'F'`).
+fn matched_line(origin: &Origin, n: usize) -> String {
+    let what = match origin {
+        Origin::Arg(text) => format!("description '{}'", crop(text)),
+        Origin::Script { file, .. } => format!("script '{file}'"),
+    };
+    format!(
+        "dtrace: {what} matched {n} probe{}",
+        if n == 1 { "" } else { "s" }
+    )
 }
 
 /// Every program of the command line, parsed: its origin and its probe
 /// descriptions.
-fn programs(items: &[Item], env: &MacroEnv) -> Result<Vec<(Origin, Vec<ProbeSpec>)>, Failure> {
-    let specs_of = |program: parse::Program| -> Vec<ProbeSpec> {
-        program.clauses.into_iter().flat_map(|c| c.probes).collect()
-    };
+fn programs(items: &[Item], env: &MacroEnv) -> Result<Vec<(Origin, parse::Program)>, Failure> {
     items
         .iter()
         .map(|item| match item {
             Item::Description(text, FieldLevel::Name) => {
                 let program = parse::parse_probe_arg(text, env)
                     .map_err(|e| Failure::Line(e.render_n(text)))?;
-                Ok((Origin::Arg(text.clone()), specs_of(program)))
+                Ok((Origin::Arg(text.clone()), program))
             }
             Item::Description(text, level) => {
                 let spec = parse::parse_description(text, *level, env)
                     .map_err(|e| Failure::Line(e.render_n(text)))?;
-                Ok((Origin::Arg(text.clone()), vec![spec]))
+                let span = spec.span;
+                let clause = parse::Clause {
+                    probes: vec![spec],
+                    predicate: None,
+                    body: Vec::new(),
+                    span,
+                };
+                let program = parse::Program {
+                    clauses: vec![clause],
+                    ..parse::Program::default()
+                };
+                Ok((Origin::Arg(text.clone()), program))
             }
             Item::Script(file) => {
                 let source = std::fs::read_to_string(file)
@@ -173,10 +184,15 @@ fn programs(items: &[Item], env: &MacroEnv) -> Result<Vec<(Origin, Vec<ProbeSpec
                     file: file.clone(),
                     source,
                 };
-                Ok((origin, specs_of(program)))
+                Ok((origin, program))
             }
         })
         .collect()
+}
+
+/// Every probe description of a program, in order.
+fn specs(program: &parse::Program) -> impl Iterator<Item = &ProbeSpec> {
+    program.clauses.iter().flat_map(|c| &c.probes)
 }
 
 /// What DTrace calls an `-n` argument in its messages: the text before
@@ -188,15 +204,15 @@ fn crop(text: &str) -> &str {
 /// `-l`: the probes matching any description, or every probe.
 fn list(
     all: &[Probe],
-    programs: &[(Origin, Vec<ProbeSpec>)],
+    programs: &[(Origin, parse::Program)],
     zero_ok: bool,
 ) -> Result<(), Failure> {
     let mut shown: Vec<&Probe> = Vec::new();
     if programs.is_empty() {
         shown = all.iter().collect();
     }
-    for (origin, specs) in programs {
-        for spec in specs {
+    for (origin, program) in programs {
+        for spec in specs(program) {
             matching(all, origin, spec, false, zero_ok)?;
             shown.extend(all.iter().filter(|p| matches(p, spec)));
         }
@@ -243,10 +259,9 @@ fn matching(
             "the {} provider needs kprobes or fentry, which this kernel does not offer",
             spec.provider
         ),
-        p if p.starts_with("pid") || p.starts_with("usdt") => format!(
-            "probe description {described} needs a process to trace (pid and usdt probes \
-             come with the compiler)"
-        ),
+        p if p.starts_with("usdt") => {
+            format!("probe description {described}: usdt probes are not available yet")
+        }
         _ => format!("probe description {described} does not match any probes"),
     };
     Err(Failure::Said(match origin {

@@ -1,0 +1,140 @@
+//! `dtrace -c CMD`: the command made a process before its probes are
+//! enabled, and let go once they are.
+//!
+//! dtrace starts itself again as a holder (`BASALT_DTRACE_HOLD=<fifo>`
+//! in its environment): the holder waits on a FIFO in a private directory,
+//! then execs the command, keeping its pid. dtrace reads that pid for
+//! `$target`, attaches, and writes one byte to the FIFO. The holder dies
+//! with dtrace (parent-death signal), so a dtrace that fails or is killed
+//! leaves no command behind, as DTrace kills a process it created.
+
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus};
+use std::time::{Duration, Instant};
+
+use nix::sys::stat::Mode;
+
+/// The variable that makes `dtrace` a holder.
+const HOLD_ENV: &str = "BASALT_DTRACE_HOLD";
+
+/// A command waiting to run.
+pub struct Held {
+    child: Child,
+    dir: PathBuf,
+    fifo: PathBuf,
+    released: bool,
+}
+
+impl Held {
+    /// Starts the holder for `cmd` (split at white space, as DTrace does).
+    pub fn spawn(cmd: &str) -> Result<Held, String> {
+        let words: Vec<&str> = cmd.split_whitespace().collect();
+        if words.is_empty() {
+            return Err("failed to create process: no command given".into());
+        }
+        let dir = std::env::temp_dir().join(format!("dtrace-{}", std::process::id()));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| format!("failed to create {}: {e}", dir.display()))?;
+        let fifo = dir.join("go");
+        let made = nix::unistd::mkfifo(&fifo, Mode::S_IRUSR | Mode::S_IWUSR)
+            .map_err(|e| format!("failed to create {}: {e}", fifo.display()));
+        let spawned = made.and_then(|()| {
+            Command::new("/proc/self/exe")
+                .env(HOLD_ENV, &fifo)
+                .args(&words)
+                .spawn()
+                .map_err(|e| format!("failed to create process '{}': {e}", words[0]))
+        });
+        match spawned {
+            Ok(child) => Ok(Held {
+                child,
+                dir,
+                fifo,
+                released: false,
+            }),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                Err(e)
+            }
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Lets the command run: one byte to the holder (waiting up to ten
+    /// seconds for it to open its end).
+    pub fn release(&mut self) -> Result<(), String> {
+        let until = Instant::now() + Duration::from_secs(10);
+        loop {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+                .open(&self.fifo)
+            {
+                Ok(mut f) => {
+                    f.write_all(b"1")
+                        .map_err(|e| format!("failed to start the command: {e}"))?;
+                    self.released = true;
+                    let _ = std::fs::remove_dir_all(&self.dir);
+                    return Ok(());
+                }
+                // No reader yet: the holder has not opened its end.
+                Err(e) if e.raw_os_error() == Some(nix::libc::ENXIO) && Instant::now() < until => {
+                    if let Ok(Some(status)) = self.child.try_wait() {
+                        return Err(format!(
+                            "the command's holder ended before it ran: {status}"
+                        ));
+                    }
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Err(e) => return Err(format!("failed to start the command: {e}")),
+            }
+        }
+    }
+
+    /// The command's status once it has ended.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if self.exited().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// In a holder, waits for the go and execs the command; never returns
+/// there. Elsewhere returns at once.
+pub fn hold_if_asked() {
+    let Some(fifo) = std::env::var_os(HOLD_ENV) else {
+        return;
+    };
+    let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((cmd, rest)) = args.split_first() else {
+        std::process::exit(127);
+    };
+    let mut command = Command::new(cmd);
+    command.args(rest).env_remove(HOLD_ENV);
+    let mut go = [0u8; 1];
+    let got = std::fs::File::open(&fifo).and_then(|mut f| f.read(&mut go));
+    if !matches!(got, Ok(1)) {
+        // dtrace went away without letting the command run.
+        std::process::exit(1);
+    }
+    let e = command.exec();
+    eprintln!("dtrace: failed to execute {cmd}: {e}");
+    std::process::exit(127);
+}
