@@ -38,7 +38,7 @@ fn workload() -> &'static Path {
         std::fs::write(&src, WORKLOAD_C).unwrap();
         let bin = dir.join(format!("dtwork-{}", std::process::id()));
         let st = Command::new("cc")
-            .args(["-O1", "-g", "-static", "-o"])
+            .args(["-O1", "-g", "-static", "-fno-omit-frame-pointer", "-o"])
             .arg(&bin)
             .arg(&src)
             .status()
@@ -61,7 +61,9 @@ const WORKLOAD_C: &str = r#"
 __attribute__((noinline)) void dtwork_spin(long ms) {
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
+    volatile unsigned long x = 0;
     for (;;) {
+        for (long i = 0; i < 1000000; i++) x += i;
         clock_gettime(CLOCK_MONOTONIC, &b);
         if ((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 >= ms) return;
     }
@@ -82,7 +84,10 @@ int main(int argc, char **argv) {
         for (long i = 0; i < n; i++) read(fd, buf, size);
     } else if (!strcmp(argv[1], "malloc")) {
         long size = atol(argv[3]);
-        for (long i = 0; i < n; i++) free(malloc(size));
+        for (long i = 0; i < n; i++) {
+            void *volatile p = malloc(size);
+            free(p);
+        }
     } else if (!strcmp(argv[1], "spin")) {
         dtwork_spin(n);
     }
@@ -200,9 +205,11 @@ fn read_sizes_quantize_as_dtrace_prints_them() {
         "syscall::read:entry /pid == $target/ { @ = quantize(arg2); }",
     ]);
     assert_eq!(code, 0, "{err}");
+    // An unkeyed aggregation at the end: two newlines, then the histogram
+    // (aggs/tst.quantlast.r).
     assert_eq!(
         out,
-        "\n\
+        "\n\n\
          \x20          value  ------------- Distribution ------------- count    \n\
          \x20             32 |                                         0        \n\
          \x20             64 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@ 100      \n\

@@ -1,4 +1,4 @@
-//! `dtrace`: the D language on eBPF (listing and checking today).
+//! `dtrace`: the D language on eBPF.
 
 fn main() -> std::process::ExitCode {
     basalt_cli::dtrace::hold_if_asked();

@@ -25,7 +25,6 @@ pub struct Held {
     child: Child,
     dir: PathBuf,
     fifo: PathBuf,
-    released: bool,
 }
 
 impl Held {
@@ -51,12 +50,7 @@ impl Held {
                 .map_err(|e| format!("failed to create process '{}': {e}", words[0]))
         });
         match spawned {
-            Ok(child) => Ok(Held {
-                child,
-                dir,
-                fifo,
-                released: false,
-            }),
+            Ok(child) => Ok(Held { child, dir, fifo }),
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&dir);
                 Err(e)
@@ -68,35 +62,42 @@ impl Held {
         self.child.id()
     }
 
-    /// Lets the command run: one byte to the holder (waiting up to ten
-    /// seconds for it to open its end).
-    pub fn release(&mut self) -> Result<(), String> {
+    /// Waits (up to ten seconds) until the holder sits in its read of the
+    /// FIFO, so that nothing it does before the command runs is traced
+    /// but that read's return and the exec.
+    pub fn wait_ready(&mut self) -> Result<(), String> {
         let until = Instant::now() + Duration::from_secs(10);
+        let file = format!("/proc/{}/syscall", self.child.id());
         loop {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
-                .open(&self.fifo)
-            {
-                Ok(mut f) => {
-                    f.write_all(b"1")
-                        .map_err(|e| format!("failed to start the command: {e}"))?;
-                    self.released = true;
-                    let _ = std::fs::remove_dir_all(&self.dir);
-                    return Ok(());
-                }
-                // No reader yet: the holder has not opened its end.
-                Err(e) if e.raw_os_error() == Some(nix::libc::ENXIO) && Instant::now() < until => {
-                    if let Ok(Some(status)) = self.child.try_wait() {
-                        return Err(format!(
-                            "the command's holder ended before it ran: {status}"
-                        ));
-                    }
-                    std::thread::sleep(Duration::from_millis(2));
-                }
-                Err(e) => return Err(format!("failed to start the command: {e}")),
+            // `/proc/PID/syscall` names the call a blocked task is in: 0
+            // is read(2) on x86-64.
+            let now = std::fs::read_to_string(&file).unwrap_or_default();
+            if now.split_whitespace().next() == Some("0") {
+                return Ok(());
             }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!(
+                    "the command's holder ended before it ran: {status}"
+                ));
+            }
+            if Instant::now() >= until {
+                return Err("the command's holder did not get ready in 10 seconds".into());
+            }
+            std::thread::sleep(Duration::from_millis(1));
         }
+    }
+
+    /// Lets the command run: one byte to the holder.
+    pub fn release(&mut self) -> Result<(), String> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+            .open(&self.fifo)
+            .map_err(|e| format!("failed to start the command: {e}"))?;
+        f.write_all(b"1")
+            .map_err(|e| format!("failed to start the command: {e}"))?;
+        let _ = std::fs::remove_dir_all(&self.dir);
+        Ok(())
     }
 
     /// The command's status once it has ended.
@@ -128,10 +129,16 @@ pub fn hold_if_asked() {
     };
     let mut command = Command::new(cmd);
     command.args(rest).env_remove(HOLD_ENV);
+    // Opened for reading and writing, so that the open does not wait for
+    // dtrace and the read is what waits: dtrace traces nothing of this
+    // process until then.
     let mut go = [0u8; 1];
-    let got = std::fs::File::open(&fifo).and_then(|mut f| f.read(&mut go));
+    let got = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&fifo)
+        .and_then(|mut f| f.read(&mut go));
     if !matches!(got, Ok(1)) {
-        // dtrace went away without letting the command run.
         std::process::exit(1);
     }
     let e = command.exec();

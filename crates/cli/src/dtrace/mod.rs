@@ -1,7 +1,7 @@
-//! `dtrace`: what works today is listing the host's probes (`-l`, with
-//! `-P`, `-m`, `-f`, `-n`) and checking a program (`-e`: parsed, and every
-//! probe description matched against the host's probes). Running programs
-//! comes with the compiler; until then `dtrace` says so and exits 1.
+//! `dtrace`: listing the host's probes (`-l`, with `-P`, `-m`, `-f`,
+//! `-n`), checking a program (`-e`: parsed, matched and compiled), and
+//! running it (`trace`), with `-c` holding its command until the probes
+//! are in place (`hold`).
 //!
 //! Messages are DTrace's: `dtrace: invalid probe specifier S: probe
 //! description S does not match any probes`, `dtrace: failed to compile
@@ -22,16 +22,22 @@ use crate::output::{message, stdout};
 pub use hold::hold_if_asked;
 
 const USAGE: &str = "\
-Usage: dtrace [-qevw] [-x opt[=val]] [-o output] [-c cmd] [-p pid]
+Usage: dtrace [-qeZw] [-x opt[=val]] [-o output] [-c cmd] [-p pid]
 \t[-s script] [-n probe-description [program]] [-P provider] [-m module]
 \t[-f function] [-l] [args ...]
 
-\t-e  exit after compiling the program (parse it, match its probes)
+\t-c  run a command, $target its pid; end when it ends
+\t-e  exit after compiling the program
 \t-l  list the probes that match the descriptions (all without any)
 \t-n  a probe description, with an optional program
+\t-o  append the output to a file
+\t-p  trace a process, $target its pid; end when it ends
 \t-P  a provider   -m a module   -f a function   (for -l, or to trace)
-\t-q  quiet: no 'matched N probes' line
-\t-s  a script file";
+\t-q  quiet: only what the program prints
+\t-s  a script file
+\t-w  allow destructive actions
+\t-x  set an option (strsize, bufsize, switchrate, quiet, ...)
+\t-Z  allow descriptions that match no probes";
 
 /// What went wrong, as dtrace prints it (its exit status is 1, usage 2).
 enum Failure {
@@ -113,7 +119,8 @@ fn run(args: &[String]) -> Result<(), Failure> {
     // `$target` is its pid and its probes are in place when it runs.
     let held = match p.value('c') {
         Some(cmd) if !p.has('l') && !p.has('e') => {
-            let h = hold::Held::spawn(cmd).map_err(Failure::Said)?;
+            let mut h = hold::Held::spawn(cmd).map_err(Failure::Said)?;
+            h.wait_ready().map_err(Failure::Said)?;
             env = env.with_target(h.pid());
             Some(h)
         }

@@ -250,7 +250,14 @@ pub(super) fn run(
         h.release().map_err(Failure::Said)?;
     }
     let mut last_zones = Instant::now();
+    let target = held
+        .as_ref()
+        .map(|h| h.pid())
+        .or_else(|| p.value('p').and_then(|v| v.parse().ok()));
     while consumer.exit.is_none() && !stop.load(Ordering::Relaxed) {
+        if let Some(pid) = target {
+            consumer.watch_process(pid);
+        }
         if let Some(h) = held.as_mut()
             && h.exited().is_some()
         {

@@ -1944,23 +1944,14 @@ impl<'a> Gen<'a> {
                 let ExprKind::Str(text) = &fmt.kind else {
                     return err(fmt.span, "printf( ) format must be a string constant");
                 };
-                let format = Format::parse(text).map_err(|e| CompileError {
-                    message: format!("printf( ) {e}"),
-                    span: fmt.span,
-                    clause: None,
-                })?;
+                let format = Format::parse(text)
+                    .and_then(|f| f.check_args("printf", rest.len(), false).map(|()| f))
+                    .map_err(|e| CompileError {
+                        message: e.to_string(),
+                        span: fmt.span,
+                        clause: None,
+                    })?;
                 let convs = format.args();
-                if convs.len() != rest.len() {
-                    let which = if convs.len() > rest.len() {
-                        "few"
-                    } else {
-                        "many"
-                    };
-                    return err(
-                        span,
-                        format!("printf( ) prototype mismatch: too {which} arguments"),
-                    );
-                }
                 let mut saved = Vec::with_capacity(rest.len());
                 for (i, (a, c)) in rest.iter().zip(&convs).enumerate() {
                     let v = self.expr(a)?;

@@ -347,22 +347,7 @@ pub fn llquantize(
     if nsteps > u16_max {
         return Err("llquantize( ) argument #4 must be an unsigned 16-bit quantity".into());
     }
-    if nsteps < factor && factor % nsteps != 0 {
-        return Err("llquantize() argument #4 (steps) must evenly divide argument #1 (factor) when steps<factor".into());
-    }
-    if nsteps > factor {
-        if nsteps % factor != 0 {
-            return Err("llquantize() argument #4 (steps) must be a multiple of argument #1 (factor) when steps>factor".into());
-        }
-        // high ≥ low, and factor^(high+1) fits: so does factor^(low+1).
-        let lowpow = pow(low + 1).unwrap_or(0);
-        if low == 0 && (factor * factor) % nsteps != 0 {
-            return Err("llquantize() argument #4 (steps) must evenly divide the square of argument #1 (factor) when steps>factor and lmag==0".into());
-        }
-        if low > 0 && lowpow % nsteps as u128 != 0 {
-            return Err("llquantize() argument #4 (steps) must evenly divide pow(argument #1 (factor), lmag (argument #2) + 1) when steps>factor and lmag>0".into());
-        }
-    }
+    check_steps(factor, low, nsteps)?;
     // Each was checked to be within 0..=65535.
     Ok(AggKind::Llquantize {
         factor: factor as u16,
@@ -370,4 +355,28 @@ pub fn llquantize(
         high: high as u16,
         nsteps: nsteps as u16,
     })
+}
+
+/// `llquantize()`'s rules tying the steps to the factor (DTrace for
+/// Linux's): below the factor they divide it; above it they are a multiple
+/// of it and divide factor^(low+1) (factor² when low is 0).
+fn check_steps(factor: i64, low: i64, nsteps: i64) -> Result<(), String> {
+    if nsteps < factor && factor % nsteps != 0 {
+        return Err("llquantize() argument #4 (steps) must evenly divide argument #1 (factor) when steps<factor".into());
+    }
+    if nsteps <= factor {
+        return Ok(());
+    }
+    if nsteps % factor != 0 {
+        return Err("llquantize() argument #4 (steps) must be a multiple of argument #1 (factor) when steps>factor".into());
+    }
+    if low == 0 && (factor * factor) % nsteps != 0 {
+        return Err("llquantize() argument #4 (steps) must evenly divide the square of argument #1 (factor) when steps>factor and lmag==0".into());
+    }
+    // The caller checked that factor^(high+1) fits in 64 bits, and low ≤ high.
+    let lowpow = (0..=low).fold(1u128, |v, _| v.saturating_mul(factor as u128));
+    if low > 0 && lowpow % nsteps as u128 != 0 {
+        return Err("llquantize() argument #4 (steps) must evenly divide pow(argument #1 (factor), lmag (argument #2) + 1) when steps>factor and lmag>0".into());
+    }
+    Ok(())
 }

@@ -42,10 +42,13 @@ use super::walltime::{LocalTime, Utc};
 pub enum KeyPart<'a> {
     /// An integer: its bits, whether its type is signed, its size in bytes.
     Int { value: u64, signed: bool, size: u8 },
-    /// A string (up to its first NUL; the record's NUL padding may follow).
+    /// A string: its record, the bytes up to the first NUL being the
+    /// string. Pass the whole record with its NUL padding: DTrace prints an
+    /// empty string (a record of NULs) as a hex dump, and so does this.
     Str(&'a [u8]),
-    /// A stack (`stack()`, `ustack()`): one formatted frame per line, as
-    /// `module`function+0xoff`.
+    /// A stack (`stack()`, `ustack()`): its frames formatted as DTrace
+    /// writes them (module, a backquote, function, `+0x` offset), one per
+    /// element.
     Lines(Vec<String>),
 }
 
@@ -84,7 +87,7 @@ impl Default for PrintOptions {
 }
 
 impl PrintOptions {
-    fn normal(&self) -> i64 {
+    fn divisor(&self) -> i64 {
         i64::try_from(self.normal.max(1)).unwrap_or(i64::MAX)
     }
 }
@@ -120,7 +123,7 @@ pub fn print_entries(
         for part in &e.key {
             print_key(out, part);
         }
-        print_value(out, kind, &e.value, opts.normal());
+        print_value(out, kind, &e.value, opts.divisor());
         out.push(b'\n');
     }
 }
@@ -142,7 +145,7 @@ pub fn printa_with(
     tz: &dyn LocalTime,
 ) {
     sort_entries(kind, entries, opts.sort);
-    let normal = opts.normal();
+    let normal = opts.divisor();
     for e in entries.iter() {
         let args: Vec<Arg<'_>> = e
             .key

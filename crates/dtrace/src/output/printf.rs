@@ -31,6 +31,8 @@
 
 use super::cfmt::{self, Field};
 use super::walltime::{self, LocalTime, Utc};
+use ArgKind::{Int, Stack as StackArg, Str as StrArg};
+use Render as R;
 
 /// The widest field (and largest precision) rendered; larger ones are
 /// capped. DTrace's own tests print 10,000,000-byte fields.
@@ -130,9 +132,6 @@ const fn def(name: &'static str, out: u8, kind: ArgKind, render: Render) -> Def 
         render,
     }
 }
-
-use ArgKind::{Int, Stack as StackArg, Str as StrArg};
-use Render as R;
 
 static DEFS: &[Def] = &[
     def("a", b's', Int, R::Addr),
@@ -429,120 +428,148 @@ impl Format {
     }
 }
 
+/// One conversion being read, flag by flag.
+struct SpecReader<'f> {
+    fmt: &'f [u8],
+    /// The index of the character being read.
+    p: usize,
+    spec: Spec,
+    /// The conversion's name so far: length modifiers, then its letter.
+    name: Vec<u8>,
+    /// Whether a `.` was read (digits are then the precision).
+    dot: bool,
+    /// Numbers read since the start or the `.`.
+    digits: u32,
+}
+
 /// Parses the conversion whose `%` is at `at`; returns it and the index
 /// after it.
 fn parse_spec(fmt: &[u8], at: usize, index: usize) -> Result<(Spec, usize), FormatError> {
-    let n = index + 1;
-    let mut s = Spec {
-        index,
-        def: &DEFS[0],
-        alt: false,
-        zpad: false,
-        left: false,
-        plus: false,
-        space: false,
-        agg: false,
-        width: 0,
-        prec: 0,
-        dyn_width: false,
-        dyn_prec: false,
+    let mut r = SpecReader {
+        fmt,
+        p: at,
+        spec: Spec {
+            index,
+            def: &DEFS[0],
+            alt: false,
+            zpad: false,
+            left: false,
+            plus: false,
+            space: false,
+            agg: false,
+            width: 0,
+            prec: 0,
+            dyn_width: false,
+            dyn_prec: false,
+        },
+        name: Vec::new(),
+        dot: false,
+        digits: 0,
     };
-    let mut name: Vec<u8> = Vec::new();
-    let (mut dot, mut digits) = (false, 0);
-    let mut p = at;
     loop {
-        p += 1;
-        let Some(&c) = fmt.get(p) else {
-            return Err(err(format!(
-                "format conversion #{n} name expected before end of format string"
-            )));
+        r.p += 1;
+        let Some(&c) = fmt.get(r.p) else {
+            return Err(r.error("name expected before end of format string"));
         };
+        if r.read(c)? {
+            break;
+        }
+    }
+    match DEFS.iter().find(|d| d.name.as_bytes() == r.name.as_slice()) {
+        Some(d) => r.spec.def = d,
+        None => {
+            let msg = format!("is undefined: %{}", String::from_utf8_lossy(&r.name));
+            return Err(r.error(&msg));
+        }
+    }
+    Ok((r.spec, r.p + 1))
+}
+
+impl SpecReader<'_> {
+    fn error(&self, what: &str) -> FormatError {
+        err(format!("format conversion #{} {what}", self.spec.index + 1))
+    }
+
+    /// Reads one character; true when it ends the conversion.
+    fn read(&mut self, c: u8) -> Result<bool, FormatError> {
+        let s = &mut self.spec;
         match c {
-            b'0' if !dot && digits == 0 => {
+            b'0' if !self.dot && self.digits == 0 => {
                 s.zpad = true;
                 s.left = false;
             }
-            b'0'..=b'9' => {
-                let mut v: usize = 0;
-                while let Some(&d @ b'0'..=b'9') = fmt.get(p) {
-                    v = (v * 10 + usize::from(d - b'0')).min(MAX_FIELD);
-                    p += 1;
-                }
-                p -= 1;
-                if dot {
-                    s.prec = v;
-                } else {
-                    s.width = v;
-                }
-                digits += 1;
-            }
+            b'0'..=b'9' => self.number(),
             b'#' => s.alt = true,
-            b'*' => {
-                let (flag, what) = if dot {
-                    (&mut s.dyn_prec, "precision")
-                } else {
-                    (&mut s.dyn_width, "width")
-                };
-                if *flag {
-                    return Err(err(format!(
-                        "format conversion #{n} has more than one '*' specified for the output {what}"
-                    )));
-                }
-                *flag = true;
-            }
+            b'*' => self.star()?,
             b'+' => s.plus = true,
             b'-' => {
                 s.left = true;
                 s.zpad = false;
             }
+            b'.' if self.dot => return Err(self.error("has more than one '.' specified")),
             b'.' => {
-                if dot {
-                    return Err(err(format!(
-                        "format conversion #{n} has more than one '.' specified"
-                    )));
-                }
-                dot = true;
-                digits = 0;
+                self.dot = true;
+                self.digits = 0;
             }
             b'?' => s.width = 16,
             b'@' => s.agg = true,
             b'\'' => {}
             b' ' => s.space = true,
-            b'$' => {
-                return Err(err(format!(
-                    "format conversion #{n} uses unsupported positional format (%n$)"
-                )));
-            }
-            b'%' if fmt[p - 1] == b'%' => {
-                name.push(c);
-                break;
+            b'$' => return Err(self.error("uses unsupported positional format (%n$)")),
+            b'%' if self.fmt[self.p - 1] == b'%' => {
+                self.name.push(c);
+                return Ok(true);
             }
             b'%' => {
-                return Err(err(format!(
-                    "format conversion #{n} cannot be combined with other format flags: %%"
-                )));
+                return Err(self.error("cannot be combined with other format flags: %%"));
             }
             b'h' | b'l' | b'L' | b'w' => {
-                if name.len() < 6 {
-                    name.push(c);
+                if self.name.len() < 6 {
+                    self.name.push(c);
                 }
             }
             _ => {
-                name.push(c);
-                break;
+                self.name.push(c);
+                return Ok(true);
             }
         }
+        Ok(false)
     }
-    match DEFS.iter().find(|d| d.name.as_bytes() == name.as_slice()) {
-        Some(d) => s.def = d,
-        None => {
-            return Err(err(format!(
-                "format conversion #{n} is undefined: %{}",
-                String::from_utf8_lossy(&name)
-            )));
+
+    /// A width, or a precision after the `.`.
+    fn number(&mut self) {
+        let mut v: usize = 0;
+        while let Some(&d @ b'0'..=b'9') = self.fmt.get(self.p) {
+            v = (v * 10 + usize::from(d - b'0')).min(MAX_FIELD);
+            self.p += 1;
         }
+        self.p -= 1;
+        if self.dot {
+            self.spec.prec = v;
+        } else {
+            self.spec.width = v;
+        }
+        self.digits += 1;
     }
-    Ok((s, p + 1))
+
+    /// A `*`: the width, or the precision after the `.`, is an argument.
+    fn star(&mut self) -> Result<(), FormatError> {
+        let (taken, what) = if self.dot {
+            (self.spec.dyn_prec, "precision")
+        } else {
+            (self.spec.dyn_width, "width")
+        };
+        if taken {
+            let msg = format!("has more than one '*' specified for the output {what}");
+            return Err(self.error(&msg));
+        }
+        if self.dot {
+            self.spec.dyn_prec = true;
+        } else {
+            self.spec.dyn_width = true;
+        }
+        Ok(())
+    }
 }
 
 /// A `*` argument as DTrace reads it: sign-extended from its size, then

@@ -10,6 +10,7 @@ use crate::compile::{Action, Record, Ty};
 use crate::output::agg::{self, Entry, KeyPart};
 use crate::output::printf::Arg;
 use crate::output::trace::{self, DropKind};
+use crate::output::walltime::Utc;
 use crate::probes::elfsym::Symbolizer;
 
 use super::ksyms::KernelSymbols;
@@ -126,16 +127,10 @@ impl<'w> Consumer<'w> {
             Action::Error(what) => {
                 // DTrace's words; there is no DIF here, so no offset to give.
                 let p = &s.compiled.sites[rec.site].probe;
-                eprintln!(
-                    "dtrace: error on enabled probe ID {} (ID {}: {}:{}:{}:{}): {what} in action #{}",
-                    id + 1,
-                    p.id,
-                    p.provider,
-                    p.module,
-                    p.function,
-                    p.name,
-                    rec.action_no
-                );
+                let probe = format!("{}:{}:{}:{}", p.provider, p.module, p.function, p.name);
+                let line =
+                    trace::error_message(id as u32 + 1, p.id, &probe, what, rec.action_no, None);
+                eprintln!("{line}");
                 return Ok(());
             }
             Action::Clear(n) => return self.clear(s, *n, false),
@@ -180,7 +175,7 @@ impl<'w> Consumer<'w> {
             }
             Action::Printa { agg, format } => {
                 self.printed[*agg] = true;
-                self.print_agg(s, *agg, format.as_ref(), &mut buf)?;
+                self.print_agg(s, *agg, format.as_ref(), false, &mut buf)?;
             }
             _ => {}
         }
@@ -223,6 +218,24 @@ impl<'w> Consumer<'w> {
             .map_err(super::io_err("failed to write output"))
     }
 
+    /// Reads a process's mappings and symbols while it lives (the target
+    /// of `-c` or `-p`), so its stacks print with symbols after it has
+    /// ended. Not before it has exec'd: a process still running this
+    /// program's image is not the one to name.
+    pub fn watch_process(&mut self, pid: u32) {
+        if matches!(self.usyms.get(&pid), Some(Some(_))) {
+            return;
+        }
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe"));
+        let me = std::fs::read_link("/proc/self/exe");
+        if let (Ok(exe), Ok(me)) = (exe, me)
+            && exe != me
+            && let Ok(sym) = Symbolizer::new(pid)
+        {
+            self.usyms.insert(pid, Some(sym));
+        }
+    }
+
     fn frames(&mut self, s: &Session, user: bool, id: u32, pid: u32) -> Vec<String> {
         let ips = s.stack_frames(user, id);
         if user {
@@ -249,6 +262,7 @@ impl<'w> Consumer<'w> {
         s: &Session,
         n: usize,
         format: Option<&crate::output::printf::Format>,
+        end: bool,
         buf: &mut Vec<u8>,
     ) -> Result<(), RunError> {
         let a = &s.compiled.syms.aggs[n];
@@ -270,10 +284,7 @@ impl<'w> Consumer<'w> {
             .zip(stacks)
             .map(|((k, per_cpu), stacks)| {
                 let cpus: Vec<&[i64]> = per_cpu.iter().map(|v| v.as_slice()).collect();
-                let mut value = a.kind.combine(&cpus);
-                if factor != 1 {
-                    agg::normalize(&a.kind, &mut value, factor);
-                }
+                let value = a.kind.combine(&cpus);
                 let mut stacks = stacks.into_iter();
                 let key = decode(&a.keys, k)
                     .into_iter()
@@ -294,23 +305,33 @@ impl<'w> Consumer<'w> {
                 Entry { key, value }
             })
             .collect();
-        match format {
-            Some(f) => agg::printa(buf, f, &a.kind, &mut entries),
-            None => agg::print_aggregation(buf, &a.kind, &mut entries),
+        // Normalized as DTrace does: sorted and drawn from the raw values,
+        // the printed ones divided.
+        let opts = agg::PrintOptions {
+            normal: factor.max(1) as u64,
+            ..agg::PrintOptions::default()
+        };
+        match (format, end) {
+            (Some(f), _) => agg::printa_with(buf, f, &a.kind, &mut entries, &opts, &Utc),
+            (None, false) => agg::print_aggregation_with(buf, &a.kind, &mut entries, &opts),
+            (None, true) => agg::print_entries(buf, &a.kind, &mut entries, &opts),
         }
         Ok(())
     }
 
     /// Prints every aggregation not printed with `printa()`, in order, as
-    /// DTrace does at the end of a run.
+    /// DTrace does at the end of a run: one newline, then each.
     pub fn print_remaining(&mut self, s: &Session) -> Result<(), RunError> {
         self.finish_line()?;
-        for n in 0..s.compiled.syms.aggs.len() {
-            if self.printed.get(n).copied().unwrap_or(false) {
-                continue;
-            }
+        let left: Vec<usize> = (0..s.compiled.syms.aggs.len())
+            .filter(|&n| !self.printed.get(n).copied().unwrap_or(false))
+            .collect();
+        if !left.is_empty() {
+            self.write(b"\n")?;
+        }
+        for n in left {
             let mut buf = Vec::new();
-            self.print_agg(s, n, None, &mut buf)?;
+            self.print_agg(s, n, None, true, &mut buf)?;
             self.write(&buf)?;
         }
         self.out
