@@ -1043,7 +1043,7 @@ impl<'a> Gen<'a> {
                 format!(
                     "operands have incompatible types: \"{}\" {} \"{}\"",
                     saved.ty().name(),
-                    op_text(op),
+                    crate::parse::bin_str(op),
                     r.ty().name()
                 ),
             );
@@ -1147,7 +1147,10 @@ impl<'a> Gen<'a> {
             _ => {
                 return err(
                     span,
-                    format!("operator {} cannot be applied to strings", op_text(op)),
+                    format!(
+                        "operator {} cannot be applied to strings",
+                        crate::parse::bin_str(op)
+                    ),
                 );
             }
         };
@@ -1326,26 +1329,7 @@ impl<'a> Gen<'a> {
                 };
                 // Integers keep the type of their first assignment.
                 let joined = if joined.is_str() { joined } else { v.ty };
-                if v.keys.len() != keys.len() {
-                    return err(
-                        span,
-                        format!(
-                            "{name} is used with {} keys and with {}",
-                            v.keys.len(),
-                            keys.len()
-                        ),
-                    );
-                }
-                let mut new_keys = v.keys.clone();
-                for (k, t) in new_keys.iter_mut().zip(keys) {
-                    match k.join(*t) {
-                        Some(j) if j.is_str() => *k = j,
-                        Some(_) => {}
-                        None => {
-                            return err(span, format!("{name}[ ] key types do not match"));
-                        }
-                    }
-                }
+                let new_keys = join_keys(&v.keys, keys, name, span)?;
                 if joined != v.ty || new_keys != v.keys {
                     if mode == Mode::Emit {
                         return err(span, format!("internal error: {name}'s type changed"));
@@ -1710,24 +1694,7 @@ impl<'a> Gen<'a> {
                 if a.kind != kind {
                     return err(span, format!("{at}: aggregation redefined"));
                 }
-                if a.keys.len() != keys.len() {
-                    return err(
-                        span,
-                        format!(
-                            "{at}[ ] is used with {} keys and with {}",
-                            a.keys.len(),
-                            keys.len()
-                        ),
-                    );
-                }
-                let mut new = a.keys.clone();
-                for (k, t) in new.iter_mut().zip(keys) {
-                    match k.join(*t) {
-                        Some(j) if j.is_str() => *k = j,
-                        Some(_) => {}
-                        None => return err(span, format!("{at}[ ] key types do not match")),
-                    }
-                }
+                let new = join_keys(&a.keys, keys, &at, span)?;
                 if new != a.keys {
                     if self.mode == Mode::Emit {
                         return err(span, format!("internal error: {at}'s keys changed"));
@@ -2145,6 +2112,31 @@ enum Scope {
     Clause,
 }
 
+/// Key types widened by another use's: strings to the longer, integers
+/// kept; a different number of keys or a string where an integer was is
+/// an error.
+fn join_keys(known: &[Ty], used: &[Ty], what: &str, span: Span) -> R<Vec<Ty>> {
+    if known.len() != used.len() {
+        return err(
+            span,
+            format!(
+                "{what}[ ] is used with {} keys and with {}",
+                known.len(),
+                used.len()
+            ),
+        );
+    }
+    let mut out = known.to_vec();
+    for (k, t) in out.iter_mut().zip(used) {
+        match k.join(*t) {
+            Some(j) if j.is_str() => *k = j,
+            Some(_) => {}
+            None => return err(span, format!("{what}[ ] key types do not match")),
+        }
+    }
+    Ok(out)
+}
+
 /// A scratch or record offset as an instruction's 16-bit displacement.
 fn soff(off: u32) -> R<i16> {
     i16::try_from(off).or_else(|_| err(Span::default(), "scratch offset out of range"))
@@ -2342,29 +2334,4 @@ fn agg_kind(func: &str, args: &[Expr], fspan: Span, span: Span) -> R<AggKind> {
         }
         _ => return err(fspan, format!("{func}( ) is not an aggregating function")),
     })
-}
-
-fn op_text(op: BinOp) -> &'static str {
-    match op {
-        BinOp::Mul => "*",
-        BinOp::Div => "/",
-        BinOp::Mod => "%",
-        BinOp::Add => "+",
-        BinOp::Sub => "-",
-        BinOp::Shl => "<<",
-        BinOp::Shr => ">>",
-        BinOp::Lt => "<",
-        BinOp::Le => "<=",
-        BinOp::Gt => ">",
-        BinOp::Ge => ">=",
-        BinOp::Eq => "==",
-        BinOp::Ne => "!=",
-        BinOp::BitAnd => "&",
-        BinOp::BitXor => "^",
-        BinOp::BitOr => "|",
-        BinOp::And => "&&",
-        BinOp::Xor => "^^",
-        BinOp::Or => "||",
-        BinOp::Comma => ",",
-    }
 }

@@ -44,6 +44,7 @@ mod tests;
 pub use ast::*;
 pub use error::{ParseError, ParseErrorKind, line_col, render_at, render_n_at};
 pub use macros::{MacroEnv, substitute};
+pub use print::bin_str;
 pub use probe::FieldLevel;
 
 /// The deepest nesting of expressions and statements the parser accepts.

@@ -251,7 +251,8 @@ fn unary_str(op: UnaryOp) -> &'static str {
     }
 }
 
-fn bin_str(op: BinOp) -> &'static str {
+/// An operator as D writes it.
+pub fn bin_str(op: BinOp) -> &'static str {
     match op {
         BinOp::Mul => "*",
         BinOp::Div => "/",
