@@ -1095,3 +1095,138 @@ fn a_docker_zone_runs_its_command_as_init_as_its_user_in_its_workdir() {
         r.stderr
     );
 }
+
+/// `getppid-loop N` makes exactly N getppid(2) calls and nothing else of
+/// the kind: built static with cc (the minimal image has no C library)
+/// into `dir`.
+fn getppid_loop(dir: &Path) -> std::path::PathBuf {
+    common::require(&["cc"]);
+    let src = dir.join("getppid-loop.c");
+    std::fs::write(
+        &src,
+        "#include <stdlib.h>\n#include <unistd.h>\n#include <sys/syscall.h>\n\
+         int main(int argc, char **argv) {\n\
+         \x20   long n = argc > 1 ? atol(argv[1]) : 0;\n\
+         \x20   for (long i = 0; i < n; i++) syscall(SYS_getppid);\n\
+         \x20   return 0;\n}\n",
+    )
+    .unwrap();
+    let bin = dir.join("getppid-loop");
+    let out = std::process::Command::new("cc")
+        .args(["-O1", "-static", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cc failed to build getppid-loop: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    bin
+}
+
+/// A child killed and reaped when dropped, so a failing test leaves no
+/// process behind.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn dtrace_sees_a_zone_by_its_zonename() {
+    const IN_ZONE: u64 = 37;
+    const ON_HOST: u64 = 23;
+    let work = tempfile::Builder::new()
+        .prefix("basalt-zone-dtrace-")
+        .tempdir()
+        .unwrap();
+    let bin = getppid_loop(work.path());
+    let z = Zones::new("zone-dtrace");
+    let name = format!("dtz-{}", std::process::id());
+    let uuid = z.create(&format!(r#", "zonename": "{name}""#));
+    assert_eq!(z.get(&uuid)["zonename"], name.as_str());
+    let in_zone = z.root.pool().join(&uuid).join("root/usr/bin/getppid-loop");
+    std::fs::copy(&bin, &in_zone).unwrap();
+
+    // The zone runs before dtrace starts: its first look at the zones
+    // knows it before BEGIN fires.
+    let program = format!(
+        "BEGIN {{ printf(\"ready\\n\"); }} \
+         syscall::getppid:entry /zonename == \"{name}\"/ {{ @zone[execname] = count(); }} \
+         syscall::getppid:entry /zonename == \"global\"/ {{ @global[execname] = count(); }} \
+         END {{ printa(\"zone %s %@d\\n\", @zone); printa(\"global %s %@d\\n\", @global); }}"
+    );
+    let mut dtrace = Reaped(
+        z.root
+            .command(env!("CARGO_BIN_EXE_dtrace"))
+            .args(["-q", "-n", &program])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let (tx, lines) = std::sync::mpsc::channel();
+    let stdout = dtrace.0.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let ready = lines.recv_timeout(std::time::Duration::from_secs(60));
+    assert_eq!(ready.as_deref(), Ok("ready"), "dtrace did not start");
+
+    let r = z.zlogin(&uuid, &format!("getppid-loop {IN_ZONE}"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let st = std::process::Command::new(&bin)
+        .arg(ON_HOST.to_string())
+        .status()
+        .unwrap();
+    assert!(st.success());
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(dtrace.0.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut counts = std::collections::BTreeMap::new();
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        let Ok(line) = lines.recv_timeout(left) else {
+            break;
+        };
+        let mut words = line.split_whitespace();
+        if let (Some(side), Some(exe), Some(n), None) =
+            (words.next(), words.next(), words.next(), words.next())
+        {
+            counts.insert((side.to_owned(), exe.to_owned()), n.parse::<u64>().ok());
+        }
+    }
+    // Its output ends when it exits; a dtrace that outlives the deadline
+    // fails the test (and is killed by its guard).
+    let st = (0..100)
+        .find_map(|_| {
+            let st = dtrace.0.try_wait().unwrap();
+            if st.is_none() {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            st
+        })
+        .expect("dtrace did not exit on SIGINT");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut dtrace.0.stderr.take().unwrap(), &mut stderr).unwrap();
+    reader.join().unwrap();
+    assert!(st.success(), "dtrace: {st}: {stderr}");
+
+    let count = |side: &str| counts.get(&(side.to_owned(), "getppid-loop".to_owned()));
+    assert_eq!(count("zone"), Some(&Some(IN_ZONE)), "{counts:?} {stderr}");
+    assert_eq!(count("global"), Some(&Some(ON_HOST)), "{counts:?} {stderr}");
+}

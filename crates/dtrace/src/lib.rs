@@ -7,6 +7,7 @@
 //!   where each attaches.
 //! - [`compile`]: clauses to eBPF programs, one per probe, and the records
 //!   they send.
+//! - [`btf`]: the kernel's BTF, for the task offsets D's built-ins read.
 //! - [`run`]: a compiled program loaded, attached and consumed.
 //! - [`output`]: DTrace's text output (printf, trace, aggregations and
 //!   their histograms), rendered byte for byte.
@@ -14,6 +15,7 @@
 #![deny(unsafe_code)]
 
 pub mod bpf;
+pub mod btf;
 pub mod compile;
 pub mod output;
 pub mod parse;

@@ -232,3 +232,15 @@ fn libstdcxx_has_its_usdt_probes() {
 fn a_file_without_notes_has_no_usdt_probes() {
     assert_eq!(usdt_probes(&libc()).unwrap(), []);
 }
+
+#[test]
+fn an_executable_s_needed_libraries_are_found() {
+    // This test binary needs libc (through the Rust standard library).
+    let me = std::fs::read_link("/proc/self/exe").unwrap();
+    let libs = basalt_dtrace::probes::elfsym::needed_libraries(&me);
+    assert!(
+        libs.iter()
+            .any(|l| l.file_name().is_some_and(|n| n == "libc.so.6")),
+        "{libs:?}"
+    );
+}

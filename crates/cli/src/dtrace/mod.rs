@@ -111,9 +111,8 @@ fn run(args: &[String]) -> Result<(), Failure> {
             "failed to initialize dtrace: DTrace requires additional privileges".into(),
         ));
     }
-    let root = tracefs::root().map_err(|e| Failure::Said(e.to_string()))?;
-    let tps = tracefs::tracepoints(&root).map_err(|e| Failure::Said(e.to_string()))?;
-    let all = probes::catalog(&tps);
+    // The loader is made while the program is read and compiled.
+    let loader = std::thread::spawn(basalt_dtrace::bpf::load::Loader::quick);
     let mut env = MacroEnv::new("dtrace", p.operands.clone());
     // `-c`: the command is started now, held before its exec, so that
     // `$target` is its pid and its probes are in place when it runs.
@@ -133,14 +132,34 @@ fn run(args: &[String]) -> Result<(), Failure> {
         env = env.with_target(pid);
     }
     let programs = programs(&items, &env)?;
+    let root = tracefs::root().map_err(|e| Failure::Said(e.to_string()))?;
+    // Read only when a description could name a tracepoint's probe.
+    let listing_all = p.has('l') && programs.is_empty();
+    let wanted = listing_all
+        || programs
+            .iter()
+            .flat_map(|(_, program)| specs(program))
+            .any(|s| probes::wants_tracepoints(&s.provider, &s.name));
+    let tps = if wanted {
+        tracefs::tracepoints(&root).map_err(|e| Failure::Said(e.to_string()))?
+    } else {
+        Vec::new()
+    };
+    let mut all = probes::catalog(&tps);
+    trace::add_named_probes(&mut all, &programs, held.as_ref(), p.value('c'))?;
     let zero_ok = p.has('Z');
     if p.has('l') {
-        return list(&all, &programs, zero_ok);
+        return list(
+            &all,
+            &programs,
+            zero_ok,
+            p.has('v').then_some(root.as_path()),
+        );
     }
     if items.is_empty() {
         return Err(Failure::Usage("no probes specified".into()));
     }
-    trace::run(&p, &root, all, programs, held)
+    trace::run(&p, &root, all, programs, held, loader)
 }
 
 /// `dtrace: description 'S' matched N probes` (or `script 'F'`).
@@ -213,6 +232,7 @@ fn list(
     all: &[Probe],
     programs: &[(Origin, parse::Program)],
     zero_ok: bool,
+    verbose: Option<&std::path::Path>,
 ) -> Result<(), Failure> {
     let mut shown: Vec<&Probe> = Vec::new();
     if programs.is_empty() {
@@ -226,7 +246,18 @@ fn list(
     }
     shown.sort_by_key(|p| p.id);
     shown.dedup_by_key(|p| p.id);
-    stdout(&probes::render_list(&shown));
+    match verbose {
+        None => stdout(&probes::render_list(&shown)),
+        // `-v`: the argument types come from the tracepoints' records.
+        Some(root) => stdout(&probes::render_list_verbose(&shown, |p| match &p.attach {
+            probes::Attach::Tracepoint { category, name } => {
+                tracefs::format_of(root, category, name)
+                    .map(|f| probes::tracepoint_arg_types(category, name, &f.fields))
+                    .unwrap_or_default()
+            }
+            _ => Vec::new(),
+        })),
+    }
     Ok(())
 }
 

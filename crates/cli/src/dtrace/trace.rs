@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use basalt_dtrace::bpf::load::{LoadError, Loader};
+use basalt_dtrace::bpf::load::{self, LoadError, Loader};
 use basalt_dtrace::compile::{self, CompileError, Options};
 use basalt_dtrace::parse::{self, PragmaKind, ProbeSpec};
 use basalt_dtrace::probes::elfsym::{self, ElfFunctions, ProcMaps};
@@ -142,9 +142,10 @@ fn render(e: &CompileError, origin: &Origin) -> Failure {
 pub(super) fn run(
     p: &Parsed,
     tracefs_root: &Path,
-    mut catalog: Vec<Probe>,
+    catalog: Vec<Probe>,
     programs: Vec<(Origin, parse::Program)>,
     mut held: Option<Held>,
+    loader: std::thread::JoinHandle<Loader>,
 ) -> Result<(), Failure> {
     let mut settings = Settings::new(p);
     for (_, program) in &programs {
@@ -164,21 +165,6 @@ pub(super) fn run(
         settings.set(name, value).map_err(Failure::Said)?;
     }
 
-    // Probes made when named: clocks of any rate, pid probes.
-    let held_exe = held
-        .as_ref()
-        .map(|_| command_path(p.value('c').unwrap_or("")));
-    for (origin, program) in &programs {
-        for spec in specs(program) {
-            add_dynamic(
-                &mut catalog,
-                spec,
-                held.as_ref().map(|h| h.pid()),
-                &held_exe,
-            )
-            .map_err(|why| Failure::Said(specifier(origin, spec, &why)))?;
-        }
-    }
     let zero_ok = p.has('Z');
     let mut counts = Vec::new();
     for (origin, program) in &programs {
@@ -189,6 +175,22 @@ pub(super) fn run(
         counts.push(n);
     }
 
+    // The kernel's task layout, read only for programs that need it.
+    let sources: Vec<String> = programs
+        .iter()
+        .map(|(o, _)| match o {
+            Origin::Arg(text) => text.clone(),
+            Origin::Script { source, .. } => source.clone(),
+        })
+        .collect();
+    if sources.iter().any(|s| compile::needs_task_offsets(s)) {
+        match basalt_dtrace::btf::read_kernel_task_offsets() {
+            Ok(t) => settings.compile.task = Some(t),
+            Err(e) => message(&format!(
+                "dtrace: ppid and vtimestamp are not available: {e}"
+            )),
+        }
+    }
     let (program, origin_of) = merge(&programs);
     let sites = resolve::sites(&program, &catalog, tracefs_root, zero_ok).map_err(|e| match e {
         resolve::ResolveError::NoMatch { clause, .. } => {
@@ -215,8 +217,12 @@ pub(super) fn run(
 
     let stop = Arc::new(AtomicBool::new(false));
     catch_signals(stop.clone());
-    let mut loader = Loader::new();
-    let mut session = Session::start(compiled, &mut loader).map_err(enable_failure)?;
+    let mut loader = loader
+        .join()
+        .map_err(|_| Failure::Said("failed to prepare the BPF loader".into()))?;
+    let origins = compiled.origins.clone();
+    let mut session = Session::start(compiled, &mut loader)
+        .map_err(|e| enable_failure(e, &origins, &programs, &origin_of))?;
     session
         .set_walltime()
         .map_err(|e| Failure::Said(e.to_string()))?;
@@ -308,17 +314,18 @@ fn refresh_zones(
         return Ok(());
     }
     let node = Node::open(Paths::from_env()).ok();
-    let fresh: Vec<(u64, String)> = new
-        .into_iter()
-        .map(|(id, uuid)| {
-            let name = node.as_ref().and_then(|n| zonename(n, &uuid));
-            (id, name.unwrap_or(uuid))
-        })
-        .collect();
-    if fresh.is_empty() {
-        return Ok(());
+    let mut fresh = Vec::with_capacity(new.len());
+    for (id, uuid) in new {
+        // A zone whose configuration could not be read is named by its
+        // uuid for now, and asked about again at the next refresh.
+        match node.as_ref().and_then(|n| zonename(n, &uuid)) {
+            Some(name) => {
+                known.push(id);
+                fresh.push((id, name));
+            }
+            None => fresh.push((id, uuid)),
+        }
     }
-    known.extend(fresh.iter().map(|(id, _)| *id));
     session
         .set_zones(&fresh)
         .map_err(|e| Failure::Said(e.to_string()))
@@ -351,19 +358,50 @@ fn catch_signals(stop: Arc<AtomicBool>) {
     });
 }
 
-fn enable_failure(e: RunError) -> Failure {
+/// A probe that could not be enabled. A program the verifier refused is
+/// reported as a compile error at the D construct behind the instruction
+/// it refused, when that is known, with the tail of its log below.
+fn enable_failure(
+    e: RunError,
+    origins: &compile::Origins,
+    programs: &[(Origin, parse::Program)],
+    origin_of: &[usize],
+) -> Failure {
     match e {
         RunError::Load {
             probe,
+            program,
             source: LoadError::Rejected { log, .. },
         } => {
-            // The verifier's reason is in the last lines of its log.
+            let mut message =
+                format!("failed to enable '{probe}': the kernel's verifier rejected the program");
+            if let Some(reason) = load::rejection_reason(&log) {
+                message.push_str(&format!(": {reason}"));
+            }
+            // The instruction refused and why are in the last lines of its log.
             let tail: Vec<&str> = log.lines().rev().take(6).collect();
             let tail: Vec<&str> = tail.into_iter().rev().collect();
-            Failure::Said(format!(
-                "failed to enable '{probe}': the kernel's verifier rejected the program:\n{}",
-                tail.join("\n")
-            ))
+            let tail = tail.join("\n");
+            let at = load::rejected_insn(&log).and_then(|i| origins.origin_of(&program, i));
+            let source = at.and_then(|(clause, span)| {
+                let origin = &programs.get(*origin_of.get(clause)?)?.0;
+                Some((origin, span, clause))
+            });
+            match source {
+                Some((origin, span, clause)) => {
+                    let e = CompileError {
+                        message,
+                        span,
+                        clause: Some(clause),
+                    };
+                    let line = match origin {
+                        Origin::Arg(text) => e.render_n(text),
+                        Origin::Script { file, source } => e.render(file, source),
+                    };
+                    Failure::Line(format!("{line}\n{tail}"))
+                }
+                None => Failure::Said(format!("{message}\n{tail}")),
+            }
         }
         other => {
             let mut msg = other.to_string();
@@ -392,6 +430,24 @@ fn specifier(origin: &Origin, spec: &ProbeSpec, why: &str) -> String {
             format!("failed to compile script {file}: line {line}: {why}")
         }
     }
+}
+
+/// Adds the probes the programs' descriptions make when named: clocks of
+/// any rate, pid and USDT probes of the target.
+pub(super) fn add_named_probes(
+    catalog: &mut Vec<Probe>,
+    programs: &[(Origin, parse::Program)],
+    held: Option<&Held>,
+    command: Option<&str>,
+) -> Result<(), Failure> {
+    let held_exe = held.map(|_| command_path(command.unwrap_or("")));
+    for (origin, program) in programs {
+        for spec in specs(program) {
+            add_dynamic(catalog, spec, held.map(|h| h.pid()), &held_exe)
+                .map_err(|why| Failure::Said(specifier(origin, spec, &why)))?;
+        }
+    }
+    Ok(())
 }
 
 /// The executable `-c`'s command names: a path, or found in `PATH`.
@@ -438,13 +494,19 @@ fn add_dynamic(
         });
         return Ok(());
     }
-    let Some(pid) = spec
-        .provider
-        .strip_prefix("pid")
-        .and_then(|n| n.parse::<u32>().ok())
-    else {
+    // `pidN` or a USDT provider qualified by a process (`pythonN`).
+    let digits = spec.provider.len()
+        - spec
+            .provider
+            .trim_end_matches(|c: char| c.is_ascii_digit())
+            .len();
+    let (prefix, number) = spec.provider.split_at(spec.provider.len() - digits);
+    let Ok(pid) = number.parse::<u32>() else {
         return Ok(());
     };
+    if prefix != "pid" {
+        return add_usdt(catalog, spec, prefix, pid, held, held_exe);
+    }
     let functions = if Some(pid) == held {
         // The command has not exec'd yet: its executable is the one named,
         // its libraries the system's, as this process maps them.
@@ -502,6 +564,7 @@ fn add_dynamic(
                     offset: f.file_offset + off.unwrap_or(0),
                     ret,
                     pid: Some(pid),
+                    usdt: None,
                 },
             });
         }
@@ -510,21 +573,13 @@ fn add_dynamic(
 }
 
 /// Functions of a command held before its exec: its executable (module
-/// `a.out` or its name) and the shared libraries this process maps.
+/// `a.out` or its name) and the shared libraries it needs.
 fn held_functions(
     exe: Option<&Path>,
     module: &str,
     function: &str,
 ) -> Result<Vec<(PathBuf, elfsym::Function)>, String> {
-    let mut files: Vec<PathBuf> = exe.map(Path::to_path_buf).into_iter().collect();
-    let me = std::fs::read_link("/proc/self/exe").ok();
-    if let Ok(maps) = ProcMaps::read(std::process::id()) {
-        files.extend(
-            maps.modules()
-                .into_iter()
-                .filter(|m| Some(m) != me.as_ref()),
-        );
-    }
+    let files = held_modules(exe);
     let mut out = Vec::new();
     for path in files {
         let base = path
@@ -547,4 +602,85 @@ fn held_functions(
         }
     }
     Ok(out)
+}
+
+/// The files a held command will map: its executable and the libraries it
+/// needs.
+fn held_modules(exe: Option<&Path>) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = exe.map(Path::to_path_buf).into_iter().collect();
+    if let Some(exe) = exe {
+        files.extend(elfsym::needed_libraries(exe));
+    }
+    files
+}
+
+/// USDT probes (`.note.stapsdt`) of provider `provider` in process `pid`'s
+/// executable and libraries: `provider<pid>:module:function:name`, the
+/// function the one containing the probe, `__` in the note's name written
+/// `-` as DTrace writes it.
+fn add_usdt(
+    catalog: &mut Vec<Probe>,
+    spec: &ProbeSpec,
+    provider: &str,
+    pid: u32,
+    held: Option<u32>,
+    held_exe: &Option<PathBuf>,
+) -> Result<(), String> {
+    let files = if Some(pid) == held {
+        held_modules(held_exe.as_deref())
+    } else {
+        ProcMaps::read(pid)
+            .map_err(|e| format!("failed to read process {pid}'s mappings: {e}"))?
+            .modules()
+    };
+    let full = format!("{provider}{pid}");
+    for path in files {
+        let module = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if !spec.module.is_empty() && !probes::glob(&spec.module, &module) {
+            continue;
+        }
+        let Ok(notes) = elfsym::usdt_probes(&path) else {
+            continue;
+        };
+        let notes: Vec<_> = notes
+            .into_iter()
+            .filter(|n| probes::glob(provider, &n.provider))
+            .collect();
+        if notes.is_empty() {
+            continue;
+        }
+        let symbols = ElfFunctions::read(&path).ok();
+        for note in notes {
+            let name = note.name.replace("__", "-");
+            let function = symbols
+                .as_ref()
+                .and_then(|s| s.symbolize(note.pc))
+                .map(|(f, _)| f.name.clone())
+                .unwrap_or_default();
+            let wanted = (spec.name.is_empty() || probes::glob(&spec.name, &name))
+                && (spec.function.is_empty() || probes::glob(&spec.function, &function));
+            if !wanted {
+                continue;
+            }
+            let id = catalog.iter().map(|p| p.id).max().unwrap_or(0) + 1;
+            catalog.push(Probe {
+                id,
+                provider: full.clone(),
+                module: module.clone(),
+                function,
+                name,
+                attach: Attach::Uprobe {
+                    path: path.clone(),
+                    offset: note.file_offset,
+                    ret: false,
+                    pid: Some(pid),
+                    usdt: Some(note.args.clone()),
+                },
+            });
+        }
+    }
+    Ok(())
 }

@@ -1,5 +1,8 @@
 //! A small assembler: instructions appended in order, forward and backward
 //! jumps to labels, and map references left for the ELF writer to relocate.
+//! Each instruction carries the tag set when it was appended (the caller's
+//! meaning: the compiler's is the source construct it came from), so an
+//! instruction the kernel names can be traced back.
 //!
 //! ```
 //! use basalt_dtrace::bpf::asm::Asm;
@@ -28,6 +31,10 @@ pub struct Label(usize);
 pub struct Assembled {
     pub insns: Vec<Insn>,
     pub map_refs: Vec<MapRef>,
+    /// Per 8-byte slot, as the kernel counts instructions, the tag set by
+    /// [`Asm::set_tag`] when its instruction was appended; both slots of
+    /// an `ld_imm64` carry it.
+    pub tags: Vec<Option<u32>>,
 }
 
 /// An `ld_imm64` that must be bound to a map when the program is loaded.
@@ -65,6 +72,10 @@ enum Item {
 #[derive(Debug, Default, Clone)]
 pub struct Asm {
     items: Vec<Item>,
+    /// Each item's tag.
+    tags: Vec<Option<u32>>,
+    /// The tag of the items appended next.
+    tag: Option<u32>,
     /// For each label, the item index it is bound before.
     labels: Vec<Option<usize>>,
     rebound: Option<AsmError>,
@@ -95,10 +106,21 @@ impl Asm {
         }
     }
 
+    /// Tags the instructions appended from now on (`None`: untagged), and
+    /// returns the tag it replaces, for the caller to restore.
+    pub fn set_tag(&mut self, tag: Option<u32>) -> Option<u32> {
+        std::mem::replace(&mut self.tag, tag)
+    }
+
+    fn item(&mut self, item: Item) -> &mut Self {
+        self.items.push(item);
+        self.tags.push(self.tag);
+        self
+    }
+
     /// Appends any instruction (jump offsets taken as given).
     pub fn push(&mut self, insn: Insn) -> &mut Self {
-        self.items.push(Item::Insn(insn));
-        self
+        self.item(Item::Insn(insn))
     }
 
     pub fn alu64(&mut self, op: AluOp, dst: Reg, src: impl Into<Operand>) -> &mut Self {
@@ -134,8 +156,7 @@ impl Asm {
 
     /// `dst = &map`, relocated against the map named `map` at load time.
     pub fn ld_map(&mut self, dst: Reg, map: &str) -> &mut Self {
-        self.items.push(Item::LdMap(dst, map.to_owned()));
-        self
+        self.item(Item::LdMap(dst, map.to_owned()))
     }
 
     pub fn ldx(&mut self, size: Size, dst: Reg, src: Reg, off: i16) -> &mut Self {
@@ -203,14 +224,12 @@ impl Asm {
             src,
             off: 0,
         };
-        self.items.push(Item::Jump(insn, to));
-        self
+        self.item(Item::Jump(insn, to))
     }
 
     /// `goto target`.
     pub fn ja(&mut self, target: Label) -> &mut Self {
-        self.items.push(Item::Jump(Insn::Ja { off: 0 }, target));
-        self
+        self.item(Item::Jump(Insn::Ja { off: 0 }, target))
     }
 
     /// Resolves labels to offsets and map loads to relocations.
@@ -220,19 +239,23 @@ impl Asm {
         }
         // Slot position of each item, plus one past the end.
         let mut starts = Vec::with_capacity(self.items.len() + 1);
+        let mut tags = Vec::with_capacity(self.items.len());
         let mut pos = 0usize;
-        for item in &self.items {
+        for (item, &tag) in self.items.iter().zip(&self.tags) {
             starts.push(pos);
-            pos += match item {
+            let slots = match item {
                 Item::Insn(i) | Item::Jump(i, _) => i.slots(),
                 Item::LdMap(..) => 2,
             };
+            tags.extend(std::iter::repeat_n(tag, slots));
+            pos += slots;
         }
         starts.push(pos);
 
         let mut out = Assembled {
             insns: Vec::with_capacity(self.items.len()),
             map_refs: Vec::new(),
+            tags,
         };
         for (at, item) in self.items.into_iter().enumerate() {
             let insn = match item {
@@ -336,6 +359,28 @@ mod tests {
             ]
         );
         assert_eq!(p.encode().len(), 8 * 8);
+    }
+
+    #[test]
+    fn tags_follow_slots_and_are_restored() {
+        let mut a = Asm::new();
+        let done = a.label();
+        a.mov64(Reg::R0, 0); // slot 0, untagged
+        assert_eq!(a.set_tag(Some(7)), None);
+        a.ld_imm64(Reg::R1, 1 << 40); // slots 1-2
+        let outer = a.set_tag(Some(9));
+        assert_eq!(outer, Some(7));
+        a.ld_map(Reg::R2, "m"); // slots 3-4
+        a.jmp(Cond::Eq, Reg::R0, 0, done); // slot 5
+        a.set_tag(outer);
+        a.ja(done); // slot 6
+        a.set_tag(None);
+        a.bind(done);
+        a.exit(); // slot 7
+        let p = a.finish().unwrap();
+        let (s, n) = (Some(7), Some(9));
+        assert_eq!(p.tags, [None, s, s, n, n, n, s, None]);
+        assert_eq!(p.tags.len() * 8, p.encode().len());
     }
 
     #[test]

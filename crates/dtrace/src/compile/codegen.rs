@@ -128,6 +128,11 @@ pub struct Gen<'a> {
     /// Maps the program uses beyond the always-present ones.
     pub uses_stack: [bool; 2],
     pub uses_zones: bool,
+    /// The clause being compiled, by its index in the program.
+    clause_no: usize,
+    /// What the instructions' tags stand for: the construct (its clause
+    /// and span) whose code they are, by tag.
+    pub origins: Vec<(usize, Span)>,
 }
 
 impl<'a> Gen<'a> {
@@ -160,7 +165,20 @@ impl<'a> Gen<'a> {
             changed: false,
             uses_stack: [false; 2],
             uses_zones: false,
+            clause_no: 0,
+            origins: Vec::new(),
         }
+    }
+
+    /// Tags the code emitted from now on with the construct at `span`, and
+    /// returns the tag to restore once its code is done.
+    fn enter(&mut self, span: Span) -> Option<u32> {
+        let here = (self.clause_no, span);
+        if self.origins.last() != Some(&here) {
+            self.origins.push(here);
+        }
+        let tag = u32::try_from(self.origins.len() - 1).ok();
+        self.asm.set_tag(tag)
     }
 
     /// The whole program: the prologue, every clause of the site, the exit.
@@ -174,6 +192,7 @@ impl<'a> Gen<'a> {
         a.jmp(Cond::Eq, R0, 0, self.exit);
         a.mov64(SCRATCH, R0);
         for &(i, c) in clauses {
+            self.clause_no = i;
             self.clause(c).map_err(|mut e| {
                 e.clause.get_or_insert(i);
                 e
@@ -189,11 +208,14 @@ impl<'a> Gen<'a> {
         self.clause_end = self.asm.label();
         self.action_no = 0;
         self.reset_temps();
+        let outer = self.enter(c.span);
         if let Some(p) = &c.predicate {
+            let clause = self.enter(p.span);
             let v = self.expr(p)?;
             self.truth(v, p.span)?;
             let end = self.clause_end;
             self.asm.jmp(Cond::Eq, R0, 0, end);
+            self.asm.set_tag(clause);
         }
         if c.body.is_empty() {
             self.action_no += 1;
@@ -204,6 +226,7 @@ impl<'a> Gen<'a> {
         }
         let end = self.clause_end;
         self.asm.bind(end);
+        self.asm.set_tag(outer);
         Ok(())
     }
 
@@ -213,9 +236,22 @@ impl<'a> Gen<'a> {
     }
 
     fn stmt(&mut self, s: &Stmt) -> R<()> {
+        let span = match s {
+            Stmt::Expr(e) => e.span,
+            Stmt::If { span, .. } => *span,
+        };
+        let outer = self.enter(span);
+        let done = self.stmt_code(s);
+        self.asm.set_tag(outer);
+        done
+    }
+
+    fn stmt_code(&mut self, s: &Stmt) -> R<()> {
         self.reset_temps();
         match s {
             Stmt::Expr(e) => {
+                // Every statement is an action, as DTrace numbers them.
+                self.action_no += 1;
                 if let ExprKind::Call {
                     func,
                     func_span,
@@ -223,13 +259,7 @@ impl<'a> Gen<'a> {
                 } = &e.kind
                     && is_action(func)
                 {
-                    self.action_no += 1;
                     return self.action(func, *func_span, args, e.span);
-                }
-                if let ExprKind::Assign { lhs, .. } = &e.kind
-                    && agg_target(lhs).is_some()
-                {
-                    self.action_no += 1;
                 }
                 self.expr(e)?;
                 Ok(())
@@ -387,7 +417,15 @@ impl<'a> Gen<'a> {
     // ---------------------------------------------------------------
     // Expressions
 
+    /// Compiles `e`, its code tagged with its span.
     fn expr(&mut self, e: &Expr) -> R<Val> {
+        let outer = self.enter(e.span);
+        let v = self.expr_code(e);
+        self.asm.set_tag(outer);
+        v
+    }
+
+    fn expr_code(&mut self, e: &Expr) -> R<Val> {
         match &e.kind {
             ExprKind::Int(lit) => {
                 self.constant(lit.value);
@@ -442,10 +480,14 @@ impl<'a> Gen<'a> {
                 _ => err(ty.span, format!("unknown type {}", ty.base)),
             },
             ExprKind::SizeofExpr(inner) => {
-                // Typed without its code: keep the code, drop its effect.
+                // Typed only: its code is made aside and thrown away, so
+                // that `sizeof (x = 1)` assigns nothing.
                 let mark = self.scratch;
-                let v = self.expr(inner)?;
+                let kept = std::mem::take(&mut self.asm);
+                let v = self.expr(inner);
+                self.asm = kept;
                 self.scratch = mark;
+                let v = v?;
                 let n = match v.ty() {
                     Ty::Int { size, .. } => size as u32,
                     Ty::Str { .. } => self.opts.strsize,
@@ -543,6 +585,7 @@ impl<'a> Gen<'a> {
             "probefunc" => self.literal(site.probe.function.as_bytes(), span),
             "probename" => self.literal(site.probe.name.as_bytes(), span),
             "args" => err(span, "args[ ] must be indexed with an integer constant"),
+            "ppid" | "vtimestamp" if self.opts.task.is_some() => self.task_field(name, span),
             "vtimestamp" | "ppid" | "curthread" | "curpsinfo" | "curlwpsinfo" | "ipl"
             | "stackdepth" | "ustackdepth" | "uregs" | "caller" | "ucaller" | "cwd" | "root"
             | "epid" | "machtimestamp" | "projid" | "taskid" | "arg" => err(
@@ -562,6 +605,39 @@ impl<'a> Gen<'a> {
                 }
                 self.global_read(name, span)
             }
+        }
+    }
+
+    /// `ppid` (the current task's `real_parent->tgid`) or `vtimestamp` (its
+    /// `se.sum_exec_runtime`: on-CPU time as of the scheduler's last
+    /// accounting), read from the task at the offsets the kernel's BTF
+    /// gives.
+    fn task_field(&mut self, name: &str, span: Span) -> R<Val> {
+        let Some(t) = self.opts.task else {
+            return err(span, format!("{name} needs the kernel's types"));
+        };
+        let tmp = self.alloc(8, span)?;
+        let read = |g: &mut Self, size: i32, off: u32| -> R<()> {
+            // tmp = *(r3 + off), `size` bytes, r3 the address.
+            g.asm.st(Size::DW, SCRATCH, soff(tmp)?, 0);
+            g.asm.alu64(AluOp::Add, R3, off as i32);
+            g.scratch_ptr(R1, tmp);
+            g.asm.mov64(R2, size);
+            g.asm.call(Helper::ProbeReadKernel);
+            g.asm.ldx(Size::DW, R0, SCRATCH, soff(tmp)?);
+            Ok(())
+        };
+        self.asm.call(Helper::GetCurrentTask);
+        self.asm.mov64(R3, R0);
+        if name == "ppid" {
+            read(self, 8, t.real_parent)?;
+            self.asm.mov64(R3, R0);
+            read(self, 4, t.tgid)?;
+            self.narrow(Ty::I32);
+            Ok(Val::Int(Ty::I32))
+        } else {
+            read(self, 8, t.sum_exec_runtime)?;
+            Ok(Val::Int(Ty::U64))
         }
     }
 
@@ -647,6 +723,29 @@ impl<'a> Gen<'a> {
                 self.asm.mov64(R0, 0);
                 self.asm.bind(done);
             }
+            ArgSrc::RegSized { off, size, signed } => {
+                self.asm.ldx(Size::DW, R0, CTX, soff(off)?);
+                self.narrow(Ty::Int { size, signed });
+            }
+            ArgSrc::UserMem {
+                base,
+                offset,
+                size,
+                signed,
+            } => {
+                // Read into a zeroed scratch word, then loaded at its size.
+                let tmp = self.alloc(8, span)?;
+                self.asm.st(Size::DW, SCRATCH, soff(tmp)?, 0);
+                self.asm.ldx(Size::DW, R3, CTX, soff(base)?);
+                self.asm.ld_imm64(R1, offset as u64);
+                self.asm.alu64(AluOp::Add, R3, R1);
+                self.scratch_ptr(R1, tmp);
+                self.asm.mov64(R2, i32::from(size.clamp(1, 8)));
+                self.asm.call(Helper::ProbeReadUser);
+                self.asm.ldx(Size::DW, R0, SCRATCH, soff(tmp)?);
+                self.narrow(Ty::Int { size, signed });
+            }
+            ArgSrc::Const(v) => self.constant(v as u64),
             ArgSrc::Zero => {
                 self.asm.mov64(R0, 0);
             }
@@ -657,7 +756,7 @@ impl<'a> Gen<'a> {
     fn arg_ty(&self, n: u32, typed: bool) -> Ty {
         match self.site.arg_ty(n, typed) {
             Ty::Str { len: 0 } => Ty::Str {
-                len: self.opts.strsize,
+                len: str_len(self.opts.strsize),
             },
             t => t,
         }
@@ -772,9 +871,7 @@ impl<'a> Gen<'a> {
         let missing = self.asm.label();
         let done = self.asm.label();
         self.asm.jmp(Cond::Eq, R0, 0, missing);
-        let mark = self.scratch;
         let found = self.read_value(ty, 0, span)?;
-        let found_end = self.scratch;
         self.asm.ja(done);
         self.asm.bind(missing);
         match found {
@@ -786,7 +883,6 @@ impl<'a> Gen<'a> {
             }
         }
         self.asm.bind(done);
-        debug_assert!(found_end >= mark);
         Ok(found)
     }
 
@@ -1158,12 +1254,21 @@ impl<'a> Gen<'a> {
         let differ = self.asm.label();
         let equal = self.asm.label();
         let done = self.asm.label();
-        // r1, r2: the bytes at i; a NUL in both is the end.
+        // r1, r2: the bytes at i; a NUL in both is the end. The verifier
+        // follows a branch's fall-through first and keeps its target for
+        // later, at most 8192 of them: the next byte is the target, so
+        // that one is kept per string, not two per byte.
         for i in 0..n {
+            let same = self.asm.label();
+            let next = self.asm.label();
             self.asm.ldx(Size::B, R1, SCRATCH, soff(a + i)?);
             self.asm.ldx(Size::B, R2, SCRATCH, soff(b + i)?);
-            self.asm.jmp(Cond::Ne, R1, R2, differ);
-            self.asm.jmp(Cond::Eq, R1, 0, equal);
+            self.asm.jmp(Cond::Eq, R1, R2, same);
+            self.asm.ja(differ);
+            self.asm.bind(same);
+            self.asm.jmp(Cond::Ne, R1, 0, next);
+            self.asm.ja(equal);
+            self.asm.bind(next);
         }
         // Equal over the shorter buffer's length: the longer one's next
         // byte decides (the shorter has ended).
@@ -1232,8 +1337,8 @@ impl<'a> Gen<'a> {
                 // Both branches copy into one buffer as long as the longer.
                 // Its size is known only after both are typed: reserve the
                 // longest string a branch can give (strsize), at least the
-                // first's.
-                let len = tt.bytes().max(self.opts.strsize);
+                // first's, rounded up as every string is.
+                let len = str_len(tt.bytes().max(self.opts.strsize));
                 let dst = self.alloc(len, span)?;
                 let sv = self.save(t, then.span)?;
                 self.write_saved(sv, SCRATCH, dst, len)?;
@@ -1793,19 +1898,7 @@ impl<'a> Gen<'a> {
                 else {
                     return err(args[0].span, "strlen( ) takes a string");
                 };
-                // A bounded loop over the bytes.
-                let top = self.asm.label();
-                let done = self.asm.label();
-                self.asm.mov64(R0, 0);
-                self.asm.bind(top);
-                self.asm.jmp(Cond::Ge, R0, len as i32, done);
-                self.scratch_ptr(R1, off);
-                self.asm.alu64(AluOp::Add, R1, R0);
-                self.asm.ldx(Size::B, R1, R1, 0);
-                self.asm.jmp(Cond::Eq, R1, 0, done);
-                self.asm.alu64(AluOp::Add, R0, 1);
-                self.asm.ja(top);
-                self.asm.bind(done);
+                self.find_nul(off, len);
                 Ok(Val::Int(Ty::U64))
             }
             "strjoin" => {
@@ -1835,18 +1928,7 @@ impl<'a> Gen<'a> {
                 let head = al.min(len);
                 self.copy(SCRATCH, dst, SCRATCH, ao, head)?;
                 // r0 = strlen(a) (at most len - 1), then b is copied there.
-                let top = self.asm.label();
-                let done = self.asm.label();
-                self.asm.mov64(R0, 0);
-                self.asm.bind(top);
-                self.asm.jmp(Cond::Ge, R0, (head - 1) as i32, done);
-                self.scratch_ptr(R1, dst);
-                self.asm.alu64(AluOp::Add, R1, R0);
-                self.asm.ldx(Size::B, R1, R1, 0);
-                self.asm.jmp(Cond::Eq, R1, 0, done);
-                self.asm.alu64(AluOp::Add, R0, 1);
-                self.asm.ja(top);
-                self.asm.bind(done);
+                self.find_nul(dst, head - 1);
                 self.scratch_ptr(R1, dst);
                 self.asm.alu64(AluOp::Add, R1, R0);
                 self.asm.mov64(R2, len as i32);
@@ -1892,6 +1974,29 @@ impl<'a> Gen<'a> {
                 format!("failed to resolve {f}: Unknown function name"),
             ),
         }
+    }
+
+    /// r0 = the index of the first NUL in the `limit` bytes at `off` in the
+    /// scratch area, or `limit` (r1 clobbered): a bounded loop. The
+    /// verifier follows a branch's fall-through first and keeps its target
+    /// for later, at most 8192 of them: the next byte is the target, so
+    /// that one is kept per loop, not one per byte.
+    fn find_nul(&mut self, off: u32, limit: u32) {
+        let top = self.asm.label();
+        let next = self.asm.label();
+        let done = self.asm.label();
+        self.asm.mov64(R0, 0);
+        self.asm.bind(top);
+        self.asm.jmp(Cond::Ge, R0, limit as i32, done);
+        self.scratch_ptr(R1, off);
+        self.asm.alu64(AluOp::Add, R1, R0);
+        self.asm.ldx(Size::B, R1, R1, 0);
+        self.asm.jmp(Cond::Ne, R1, 0, next);
+        self.asm.ja(done);
+        self.asm.bind(next);
+        self.asm.alu64(AluOp::Add, R0, 1);
+        self.asm.ja(top);
+        self.asm.bind(done);
     }
 
     fn action(&mut self, func: &str, fspan: Span, args: &[Expr], span: Span) -> R<()> {

@@ -30,7 +30,7 @@ use crate::output::printf::Format;
 use crate::parse::{self, Span, VarScope};
 use crate::probes::Attach;
 
-pub use site::{Ctx, Site, TpKind};
+pub use site::{Ctx, Site, TpKind, UsdtLoc};
 pub use types::{Agg, Symbols, Ty, Var};
 
 use codegen::{Gen, Mode};
@@ -72,6 +72,10 @@ pub struct Options {
     pub frames: u32,
     /// `-w`: destructive actions allowed.
     pub destructive: bool,
+    /// Where the running kernel keeps the task fields `ppid` and
+    /// `vtimestamp` read (from its BTF); without them those built-ins are
+    /// an error.
+    pub task: Option<crate::btf::TaskOffsets>,
 }
 
 impl Default for Options {
@@ -84,6 +88,7 @@ impl Default for Options {
             stacks: 16384,
             frames: 127,
             destructive: false,
+            task: None,
         }
     }
 }
@@ -173,6 +178,66 @@ pub struct Compiled {
     /// Bytes of the globals map's value.
     pub globals_bytes: u32,
     pub options: Options,
+    /// The D construct behind each instruction of each program.
+    pub origins: Origins,
+}
+
+impl Compiled {
+    /// The construct (clause, span in its source) whose code is instruction
+    /// `insn` (in 8-byte slots, as the kernel counts) of program
+    /// `program_name`.
+    pub fn origin_of(&self, program_name: &str, insn: usize) -> Option<(usize, Span)> {
+        self.origins.origin_of(program_name, insn)
+    }
+}
+
+/// Where the instructions of one program came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProgramOrigins {
+    /// Per instruction slot, the index in `spots` of its construct.
+    tags: Vec<Option<u32>>,
+    /// The constructs: a clause, by its index in the program, and a span
+    /// of its source.
+    spots: Vec<(usize, Span)>,
+}
+
+impl ProgramOrigins {
+    /// From the assembler's tags, each an index in `spots`.
+    pub fn new(tags: Vec<Option<u32>>, spots: Vec<(usize, Span)>) -> Self {
+        ProgramOrigins { tags, spots }
+    }
+
+    /// The construct of instruction slot `insn`; none for the code of no
+    /// clause (the prologue, the exit) or past the end.
+    pub fn at(&self, insn: usize) -> Option<(usize, Span)> {
+        let tag = (*self.tags.get(insn)?)?;
+        self.spots.get(tag as usize).copied()
+    }
+}
+
+/// Where the instructions of every program came from, by program name: what
+/// points an instruction the kernel's verifier refused back at the D
+/// construct it was compiled from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origins(Vec<(String, ProgramOrigins)>);
+
+impl Origins {
+    pub fn insert(&mut self, program_name: &str, origins: ProgramOrigins) {
+        self.0.retain(|(n, _)| n != program_name);
+        self.0.push((program_name.to_owned(), origins));
+    }
+
+    /// See [`Compiled::origin_of`].
+    pub fn origin_of(&self, program_name: &str, insn: usize) -> Option<(usize, Span)> {
+        let (_, p) = self.0.iter().find(|(n, _)| n == program_name)?;
+        p.at(insn)
+    }
+}
+
+/// Whether a program reads a built-in that needs the kernel's task
+/// layout ([`Options::task`]).
+pub fn needs_task_offsets(source: &str) -> bool {
+    source.contains("ppid") || source.contains("vtimestamp")
 }
 
 /// How many times typing may go over the program before types must have
@@ -221,6 +286,7 @@ pub fn compile(
 
     let mut records = Vec::new();
     let mut programs = Vec::new();
+    let mut origins = Origins::default();
     let mut defs = Vec::new();
     let mut scratch = 8;
     let mut stacks = [false; 2];
@@ -237,6 +303,8 @@ pub fn compile(
             .finish()
             .map_err(|e| asm_error(e, site))?;
         let name = format!("p{i}");
+        let spots = std::mem::take(&mut g.origins);
+        origins.insert(&name, ProgramOrigins::new(code.tags.clone(), spots));
         defs.push(ProgramDef {
             section: section(site),
             name: name.clone(),
@@ -259,6 +327,7 @@ pub fn compile(
         syms,
         globals_bytes,
         options: opts.clone(),
+        origins,
     })
 }
 
@@ -349,7 +418,7 @@ fn section(site: &Site) -> String {
             format!("tracepoint/{category}/{name}")
         }
         (Ctx::Clock, _) => "perf_event".into(),
-        (Ctx::Uprobe { ret: false }, _) => "uprobe".into(),
+        (Ctx::Uprobe { ret: false } | Ctx::Usdt { .. }, _) => "uprobe".into(),
         (Ctx::Uprobe { ret: true }, _) => "uretprobe".into(),
         _ => "raw_tracepoint/dtrace".into(),
     }
@@ -444,3 +513,33 @@ fn map_defs(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod origin_tests {
+    use super::*;
+
+    #[test]
+    fn slots_map_through_their_tags() {
+        let (a, b) = ((0, Span::new(4, 9)), (1, Span::new(20, 31)));
+        let p = ProgramOrigins::new(vec![None, Some(0), Some(0), Some(1), Some(7)], vec![a, b]);
+        assert_eq!(p.at(0), None, "untagged");
+        assert_eq!(p.at(1), Some(a));
+        assert_eq!(p.at(2), Some(a), "an ld_imm64's second slot");
+        assert_eq!(p.at(3), Some(b));
+        assert_eq!(p.at(4), None, "a tag with no construct");
+        assert_eq!(p.at(5), None, "past the end");
+    }
+
+    #[test]
+    fn programs_are_found_by_name() {
+        let spot = (2, Span::new(1, 2));
+        let mut o = Origins::default();
+        o.insert("p0", ProgramOrigins::new(vec![None], vec![]));
+        o.insert("p3", ProgramOrigins::new(vec![None, Some(0)], vec![spot]));
+        assert_eq!(o.origin_of("p3", 1), Some(spot));
+        assert_eq!(o.origin_of("p0", 1), None);
+        assert_eq!(o.origin_of("p1", 1), None, "no such program");
+        o.insert("p3", ProgramOrigins::default());
+        assert_eq!(o.origin_of("p3", 1), None, "replaced");
+    }
+}

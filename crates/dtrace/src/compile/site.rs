@@ -24,6 +24,27 @@ pub enum Ctx {
     Clock,
     /// A uprobe or uretprobe: the user registers (`struct pt_regs`).
     Uprobe { ret: bool },
+    /// A USDT probe: a uprobe whose arguments are where its note says.
+    Usdt { args: Vec<UsdtLoc> },
+}
+
+/// Where a USDT probe's argument is, as its note's operand says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsdtLoc {
+    /// A register (`struct pt_regs` offset), its low `size` bytes.
+    Reg {
+        off: u32,
+        size: u8,
+        signed: bool,
+    },
+    /// `size` bytes of user memory at a register plus `offset`.
+    Mem {
+        base: u32,
+        offset: i64,
+        size: u8,
+        signed: bool,
+    },
+    Const(i64),
 }
 
 /// What a tracepoint is to D.
@@ -64,15 +85,36 @@ pub enum ArgSrc {
         signed: bool,
     },
     /// A `char[N]` array in the record.
-    Array { offset: u32, size: u32 },
+    Array {
+        offset: u32,
+        size: u32,
+    },
     /// A `__data_loc` string: a 32-bit word at `offset` whose low half is
     /// the string's offset in the record.
-    DataLoc { offset: u32 },
+    DataLoc {
+        offset: u32,
+    },
     /// A user register (`struct pt_regs` offset).
     Reg(u32),
     /// The sampled program counter of a clock event: kernel (`arg0`) or
     /// user (`arg1`); zero when the other mode was interrupted.
-    Pc { user: bool },
+    Pc {
+        user: bool,
+    },
+    /// The low `size` bytes of a user register.
+    RegSized {
+        off: u32,
+        size: u8,
+        signed: bool,
+    },
+    /// `size` bytes of user memory at a register plus `offset`.
+    UserMem {
+        base: u32,
+        offset: i64,
+        size: u8,
+        signed: bool,
+    },
+    Const(i64),
     /// Nothing: reads as zero.
     Zero,
 }
@@ -96,6 +138,22 @@ impl Site {
             },
             Ctx::Uprobe { ret: false } => match ARG_REGS.get(n as usize) {
                 Some(&r) => ArgSrc::Reg(r),
+                None => ArgSrc::Zero,
+            },
+            Ctx::Usdt { args } => match args.get(n as usize) {
+                Some(&UsdtLoc::Reg { off, size, signed }) => ArgSrc::RegSized { off, size, signed },
+                Some(&UsdtLoc::Mem {
+                    base,
+                    offset,
+                    size,
+                    signed,
+                }) => ArgSrc::UserMem {
+                    base,
+                    offset,
+                    size,
+                    signed,
+                },
+                Some(&UsdtLoc::Const(v)) => ArgSrc::Const(v),
                 None => ArgSrc::Zero,
             },
             Ctx::Uprobe { ret: true } => match n {
@@ -132,6 +190,9 @@ impl Site {
                 len: str_len(size + 1),
             },
             ArgSrc::DataLoc { .. } => Ty::Str { len: 0 },
+            ArgSrc::RegSized { size, signed, .. } | ArgSrc::UserMem { size, signed, .. } => {
+                Ty::Int { size, signed }
+            }
             _ => Ty::I64,
         }
     }

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use object::elf;
 use object::read::elf::{
-    ElfFile64, FileHeader, ProgramHeader, SectionHeader, Sym, SymbolTable, VersionTable,
+    Dyn, ElfFile64, FileHeader, ProgramHeader, SectionHeader, Sym, SymbolTable, VersionTable,
 };
 use object::{Endian as _, Endianness};
 
@@ -636,6 +636,67 @@ fn parse_stapsdt(desc: &[u8], little_endian: bool) -> Option<RawNote<'_>> {
 
 /// The USDT probes of an ELF file, in note order; probes whose location is
 /// in no `PT_LOAD` segment are left out.
+/// The directories a program's libraries are found in here, in the
+/// dynamic linker's order for this architecture.
+const LIBRARY_DIRS: &[&str] = &[
+    "/lib/x86_64-linux-gnu",
+    "/usr/lib/x86_64-linux-gnu",
+    "/lib64",
+    "/usr/lib64",
+    "/lib",
+    "/usr/lib",
+];
+
+/// The shared libraries an executable needs (`DT_NEEDED`, and theirs),
+/// found in the system's library directories: what a program about to be
+/// run will map, for probes placed before it starts. Unreadable files and
+/// libraries not found are left out.
+pub fn needed_libraries(exe: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    let mut todo = vec![exe.to_path_buf()];
+    while let Some(file) = todo.pop() {
+        for name in needed_names(&file) {
+            let found = LIBRARY_DIRS
+                .iter()
+                .map(|d| Path::new(d).join(&name))
+                .find(|p| p.is_file());
+            if let Some(lib) = found
+                && !out.contains(&lib)
+                && out.len() < 256
+            {
+                todo.push(lib.clone());
+                out.push(lib);
+            }
+        }
+    }
+    out
+}
+
+/// A file's `DT_NEEDED` names.
+fn needed_names(path: &Path) -> Vec<String> {
+    let Ok(data) = fs::read(path) else {
+        return Vec::new();
+    };
+    let Ok(file) = ElfFile64::<Endianness>::parse(&*data) else {
+        return Vec::new();
+    };
+    let endian = file.endian();
+    let sections = file.elf_section_table();
+    // The dynamic entries, and the index of their string table.
+    let Ok(Some((entries, strtab))) = sections.dynamic(endian, &*data) else {
+        return Vec::new();
+    };
+    let Ok(strings) = sections.strings(endian, &*data, strtab) else {
+        return Vec::new();
+    };
+    entries
+        .iter()
+        .filter(|d| d.d_tag(endian) == elf::DT_NEEDED)
+        .filter_map(|d| strings.get(d.d_val(endian) as u32).ok())
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .collect()
+}
+
 pub fn usdt_probes(path: &Path) -> Result<Vec<UsdtProbe>, ElfSymError> {
     let data = read_head(path, u64::MAX)?;
     let file = ElfFile64::<Endianness>::parse(&*data).map_err(ElfSymError::parse(path))?;

@@ -72,8 +72,21 @@ fn field(line: &str) -> Option<Field> {
         }
     }
     let decl = decl?;
-    // The name is the last identifier of the declaration, before any
-    // array bounds: `char prev_comm[16]` → `prev_comm`, type `char[16]`.
+    // A dynamic array names its field last: `__data_loc char[] filename`,
+    // type `__data_loc char[]`.
+    if let Some(close) = decl.rfind(']')
+        && let Some(name) = decl[close + 1..].split_whitespace().last()
+    {
+        return Some(Field {
+            name: name.to_owned(),
+            ty: decl[..=close].to_owned(),
+            offset: offset?,
+            size: size?,
+            signed: signed?,
+        });
+    }
+    // Otherwise the name is the last identifier of the declaration, before
+    // any array bounds: `char prev_comm[16]` → `prev_comm`, type `char[16]`.
     let (head, bounds) = match decl.find('[') {
         Some(i) => (&decl[..i], &decl[i..]),
         None => (decl, ""),
@@ -143,6 +156,13 @@ print fmt: \"dfd: 0x%08lx\", ((unsigned long)(REC->dfd))
         )
         .unwrap();
         assert_eq!(f.fields[0].name, "prev_comm");
+        let exec = parse(
+            "name: sched_process_exec\nID: 310\nformat:\n\
+             \tfield:__data_loc char[] filename;\toffset:8;\tsize:4;\tsigned:0;\n",
+        )
+        .unwrap();
+        assert_eq!(exec.fields[0].name, "filename");
+        assert_eq!(exec.fields[0].ty, "__data_loc char[]");
         assert_eq!(f.fields[0].ty, "char[16]");
         assert!(f.fields[1].signed);
     }

@@ -32,12 +32,14 @@ pub enum Attach {
     /// (profile-N), or on one CPU (tick-N).
     Clock { period_ns: u64, every_cpu: bool },
     /// A uprobe (or, `ret`, a uretprobe) at `offset` in the file at
-    /// `path`, for one process or all.
+    /// `path`, for one process or all; for a USDT probe, `usdt` holds its
+    /// note's argument operands (`-4@%edi 8@%rax`).
     Uprobe {
         path: std::path::PathBuf,
         offset: u64,
         ret: bool,
         pid: Option<u32>,
+        usdt: Option<String>,
     },
 }
 
@@ -92,6 +94,20 @@ const LISTED_RATES: &[&str] = &[
 /// The shortest interval a profile or tick probe may have: 200 µs, as in
 /// DTrace (5000 Hz).
 const MIN_PERIOD_NS: u64 = 200_000;
+
+/// Whether a description could match a probe that stands on a tracepoint
+/// (syscall, proc, sched, io): when none can, the host's tracepoints need
+/// not be read at all (`dtrace -n BEGIN` starts without them).
+pub fn wants_tracepoints(provider: &str, name: &str) -> bool {
+    let providers = ["syscall", "proc", "sched", "io"];
+    let provider_ok = provider.is_empty() || providers.iter().any(|p| glob(provider, p));
+    let names = STABLE
+        .iter()
+        .map(|(_, n, _, _)| *n)
+        .chain(["entry", "return"]);
+    let name_ok = name.is_empty() || names.into_iter().any(|n| glob(name, n));
+    provider_ok && name_ok
+}
 
 /// Every probe, given the tracepoints the host has (`(category, name)`).
 pub fn catalog(tracepoints: &[(String, String)]) -> Vec<Probe> {
@@ -294,6 +310,59 @@ pub fn render_list(probes: &[&Probe]) -> String {
             "{:>5} {:>10} {:>17} {:>33} {}",
             p.id, p.provider, p.module, p.function, p.name
         );
+    }
+    out
+}
+
+/// `-l -v`: each probe's row, then its stability and argument types, as
+/// DTrace prints them (`None` when a probe has no typed arguments).
+pub fn render_list_verbose(probes: &[&Probe], arg_types: impl Fn(&Probe) -> Vec<String>) -> String {
+    let mut out = format!(
+        "{:>5} {:>10} {:>17} {:>33} {}\n",
+        "ID", "PROVIDER", "MODULE", "FUNCTION", "NAME"
+    );
+    for p in probes {
+        let _ = writeln!(
+            out,
+            "{:>5} {:>10} {:>17} {:>33} {}",
+            p.id, p.provider, p.module, p.function, p.name
+        );
+        let level = if p.provider == "dtrace" {
+            "Stable"
+        } else {
+            "Evolving"
+        };
+        for what in ["Probe Description Attributes", "Argument Attributes"] {
+            let _ = write!(
+                out,
+                "\n\t{what}\n\t\tIdentifier Names: {level}\n\t\tData Semantics:   {level}\n\t\tDependency Class: Common\n"
+            );
+        }
+        out.push_str("\n\tArgument Types\n");
+        let types = arg_types(p);
+        if types.is_empty() {
+            out.push_str("\t\tNone\n");
+        }
+        for (i, t) in types.iter().enumerate() {
+            let _ = writeln!(out, "\t\targs[{i}]: {t}");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The C types of a tracepoint probe's `args[]`, from its record's fields:
+/// a syscall's arguments after its number, a syscall return's value, any
+/// other tracepoint's fields.
+pub fn tracepoint_arg_types(category: &str, name: &str, fields: &[format::Field]) -> Vec<String> {
+    let skip = usize::from(category == "syscalls");
+    let mut out: Vec<String> = fields
+        .iter()
+        .skip(skip)
+        .map(|f| f.ty.trim_start_matches("__data_loc ").to_owned())
+        .collect();
+    if category == "syscalls" && name.starts_with("sys_exit_") {
+        out.truncate(1);
     }
     out
 }

@@ -131,6 +131,14 @@ impl<'w> Consumer<'w> {
                 let line =
                     trace::error_message(id as u32 + 1, p.id, &probe, what, rec.action_no, None);
                 eprintln!("{line}");
+                // ERROR's clauses, with DTrace's arguments: arg1 the
+                // enabled probe, arg2 the action, arg4 the fault as DTrace
+                // numbers them (4 divide-by-zero, else 1, a bad address).
+                let fault = if *what == "divide-by-zero" { 4 } else { 1 };
+                s.fire(
+                    "ERROR",
+                    &[0, id as u64 + 1, u64::from(rec.action_no), 0, fault, 0],
+                )?;
                 return Ok(());
             }
             Action::Clear(n) => return self.clear(s, *n, false),

@@ -35,6 +35,9 @@ pub enum RunError {
     #[error("failed to enable '{probe}'")]
     Load {
         probe: String,
+        /// The program's name in the object (empty when the object as a
+        /// whole was refused).
+        program: String,
         #[source]
         source: LoadError,
     },
@@ -73,6 +76,7 @@ impl Session {
             .open(&compiled.elf)
             .map_err(|source| RunError::Load {
                 probe: "the program".into(),
+                program: String::new(),
                 source,
             })?;
         let mut fired = Vec::new();
@@ -86,6 +90,7 @@ impl Session {
             let probe = format!("{}:{}:{}:{}", p.provider, p.module, p.function, p.name);
             let load_err = |source| RunError::Load {
                 probe: probe.clone(),
+                program: prog.name.clone(),
                 source,
             };
             let attach_err = |e: aya::programs::ProgramError| RunError::Attach {
@@ -127,7 +132,7 @@ impl Session {
                     }
                 }
                 (
-                    Ctx::Uprobe { .. },
+                    Ctx::Uprobe { .. } | Ctx::Usdt { .. },
                     Attach::Uprobe {
                         path, offset, pid, ..
                     },
@@ -197,7 +202,7 @@ impl Session {
 
     /// Fires every clause of dtrace's own probe `name` (BEGIN, END,
     /// ERROR) in this thread, with `args` as arg0….
-    pub fn fire(&mut self, name: &str, args: &[u64]) -> Result<(), RunError> {
+    pub fn fire(&self, name: &str, args: &[u64]) -> Result<(), RunError> {
         let progs: Vec<String> = self
             .fired
             .iter()

@@ -4,8 +4,9 @@
 
 use std::path::Path;
 
-use crate::compile::{Ctx, Site, TpKind};
+use crate::compile::{Ctx, Site, TpKind, UsdtLoc};
 use crate::parse::{self, ProbeSpec};
+use crate::probes::elfsym::{self, UsdtArg};
 use crate::probes::{self, Attach, Probe, tracefs};
 
 /// Why a description could not be resolved.
@@ -90,11 +91,54 @@ fn unavailable(spec: &ProbeSpec) -> Result<(), ResolveError> {
     Ok(())
 }
 
+/// A USDT note's operands as argument locations.
+fn usdt_args(operands: &str) -> Result<Vec<UsdtLoc>, ResolveError> {
+    let bad = |e: &dyn std::fmt::Display| ResolveError::Unavailable(e.to_string());
+    let reg = |r: &str| {
+        elfsym::pt_regs_offset(r).map(|o| o as u32).ok_or_else(|| {
+            ResolveError::Unavailable(format!("unknown register {r} in a USDT note"))
+        })
+    };
+    let sized = |size: i8| (size.unsigned_abs(), size < 0);
+    elfsym::parse_usdt_args(operands)
+        .map_err(|e| bad(&e))?
+        .into_iter()
+        .map(|a| {
+            Ok(match a {
+                UsdtArg::Reg { size, reg: r } => {
+                    let (size, signed) = sized(size);
+                    UsdtLoc::Reg {
+                        off: reg(&r)?,
+                        size,
+                        signed,
+                    }
+                }
+                UsdtArg::Mem { size, base, offset } => {
+                    let (size, signed) = sized(size);
+                    UsdtLoc::Mem {
+                        base: reg(&base)?,
+                        offset,
+                        size,
+                        signed,
+                    }
+                }
+                UsdtArg::Const { value, .. } => UsdtLoc::Const(value),
+            })
+        })
+        .collect()
+}
+
 /// The context a probe's program gets.
 fn context(p: &Probe, root: &Path) -> Result<Ctx, ResolveError> {
     Ok(match &p.attach {
         Attach::Dtrace => Ctx::Dtrace,
         Attach::Clock { .. } => Ctx::Clock,
+        Attach::Uprobe {
+            usdt: Some(operands),
+            ..
+        } => Ctx::Usdt {
+            args: usdt_args(operands)?,
+        },
         Attach::Uprobe { ret, .. } => Ctx::Uprobe { ret: *ret },
         Attach::Tracepoint { category, name } => {
             let format = tracefs::format_of(root, category, name)?;
