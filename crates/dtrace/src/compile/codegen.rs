@@ -1830,18 +1830,7 @@ impl<'a> Gen<'a> {
     // Subroutines and actions
 
     fn subroutine(&mut self, func: &str, fspan: Span, args: &[Expr], span: Span) -> R<Val> {
-        let nargs = |lo: usize, hi: usize| -> R<()> {
-            if args.len() < lo || args.len() > hi {
-                return err(
-                    span,
-                    format!(
-                        "{func}( ) prototype mismatch: {} arguments passed",
-                        args.len()
-                    ),
-                );
-            }
-            Ok(())
-        };
+        let nargs = |lo: usize, hi: usize| arity(func, args.len(), lo, hi, span);
         match func {
             "copyinstr" | "stringof" => {
                 nargs(1, if func == "copyinstr" { 2 } else { 1 })?;
@@ -2242,6 +2231,17 @@ fn join_keys(known: &[Ty], used: &[Ty], what: &str, span: Span) -> R<Vec<Ty>> {
     Ok(out)
 }
 
+/// `func( )` called with `n` arguments, where it takes `lo` to `hi`.
+fn arity(func: &str, n: usize, lo: usize, hi: usize, span: Span) -> R<()> {
+    if n < lo || n > hi {
+        return err(
+            span,
+            format!("{func}( ) prototype mismatch: {n} arguments passed"),
+        );
+    }
+    Ok(())
+}
+
 /// A scratch or record offset as an instruction's 16-bit displacement.
 fn soff(off: u32) -> R<i16> {
     i16::try_from(off).or_else(|_| err(Span::default(), "scratch offset out of range"))
@@ -2384,18 +2384,7 @@ fn agg_kind(func: &str, args: &[Expr], fspan: Span, span: Span) -> R<AggKind> {
             ),
         }
     };
-    let arity = |lo: usize, hi: usize| -> R<()> {
-        if args.len() < lo || args.len() > hi {
-            return err(
-                span,
-                format!(
-                    "{func}( ) prototype mismatch: {} arguments passed",
-                    args.len()
-                ),
-            );
-        }
-        Ok(())
-    };
+    let arity = |lo: usize, hi: usize| arity(func, args.len(), lo, hi, span);
     Ok(match func {
         "count" => {
             arity(0, 0)?;
