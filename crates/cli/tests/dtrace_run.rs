@@ -396,3 +396,48 @@ fn ppid_and_vtimestamp_read_the_task() {
     // dtrace's parent is this test.
     assert_eq!(out, format!("{} 1\n", std::process::id()));
 }
+
+#[test]
+fn review_regressions_stay_fixed() {
+    // stddev squares in 128 bits; llquantize's increment counts.
+    let (code, out, err) = dtrace(&[
+        "-q",
+        "-n",
+        "BEGIN { @s = stddev(5000000000); @s = stddev(1); \
+         @l = llquantize(5, 10, 0, 6, 20, 7); printa(\"%@d\\n\", @s); exit(0); }",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("2500000000\n"), "{out}");
+    assert!(
+        out.contains("|@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@ 7 "),
+        "{out}"
+    );
+    // Assigning 0 frees a string thread-local.
+    let (code, out, err) = dtrace(&[
+        "-q",
+        "-n",
+        "BEGIN { self->s = \"x\"; self->s = 0; printf(\"[%s]\\n\", self->s); exit(0); }",
+    ]);
+    assert_eq!((code, out.as_str()), (0, "[]\n"), "{err}");
+    // An error in ERROR's own clause does not fire ERROR again.
+    let (code, _, err) = dtrace(&[
+        "-q",
+        "-n",
+        "BEGIN { x = 0; y = 1 / x; } ERROR { z = 0; w = 1 / z; } tick-200ms { exit(0); }",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(err.matches("divide-by-zero").count(), 2, "{err}");
+    // A process that is not there, a command that cannot run.
+    let (code, _, err) = dtrace(&["-p", "999999999", "-n", "BEGIN"]);
+    assert_eq!(
+        (code, err.as_str()),
+        (1, "dtrace: failed to grab pid 999999999: No such process\n")
+    );
+    let (code, out, err) = dtrace(&["-c", "/nonexistent/cmd", "-n", "BEGIN { trace(1); }"]);
+    assert_eq!(code, 1);
+    assert_eq!(out, "");
+    assert_eq!(
+        err,
+        "dtrace: failed to execute /nonexistent/cmd: No such file or directory\n"
+    );
+}

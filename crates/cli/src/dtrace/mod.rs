@@ -111,6 +111,9 @@ fn run(args: &[String]) -> Result<(), Failure> {
             "failed to initialize dtrace: DTrace requires additional privileges".into(),
         ));
     }
+    // Before any thread is made, so that all of them leave the signals to
+    // the one that waits for them.
+    let stop = trace::catch_signals();
     // The loader is made while the program is read and compiled.
     let loader = std::thread::spawn(basalt_dtrace::bpf::load::Loader::quick);
     let mut env = MacroEnv::new("dtrace", p.operands.clone());
@@ -126,9 +129,14 @@ fn run(args: &[String]) -> Result<(), Failure> {
         _ => None,
     };
     if let Some(pid) = p.value('p') {
-        let pid = pid
+        let pid: u32 = pid
             .parse()
             .map_err(|_| Failure::Said(format!("invalid process id: {pid}")))?;
+        if !trace::alive(pid) {
+            return Err(Failure::Said(format!(
+                "failed to grab pid {pid}: No such process"
+            )));
+        }
         env = env.with_target(pid);
     }
     let programs = programs(&items, &env)?;
@@ -159,7 +167,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
     if items.is_empty() {
         return Err(Failure::Usage("no probes specified".into()));
     }
-    trace::run(&p, &root, all, programs, held, loader)
+    trace::run(&p, &root, all, programs, held, loader, stop)
 }
 
 /// `dtrace: description 'S' matched N probes` (or `script 'F'`).

@@ -146,6 +146,7 @@ pub(super) fn run(
     programs: Vec<(Origin, parse::Program)>,
     mut held: Option<Held>,
     loader: std::thread::JoinHandle<Loader>,
+    stop: Arc<AtomicBool>,
 ) -> Result<(), Failure> {
     let mut settings = Settings::new(p);
     for (_, program) in &programs {
@@ -215,8 +216,6 @@ pub(super) fn run(
         return Ok(());
     }
 
-    let stop = Arc::new(AtomicBool::new(false));
-    catch_signals(stop.clone());
     let mut loader = loader
         .join()
         .map_err(|_| Failure::Said("failed to prepare the BPF loader".into()))?;
@@ -270,7 +269,7 @@ pub(super) fn run(
             break;
         }
         if let Some(pid) = p.value('p').and_then(|v| v.parse::<u32>().ok())
-            && !Path::new(&format!("/proc/{pid}")).exists()
+            && !alive(pid)
         {
             break;
         }
@@ -281,20 +280,34 @@ pub(super) fn run(
             last_zones = Instant::now();
         }
     }
-    session.drain(&mut consumer).map_err(said)?;
-    session.stop_tracing();
+    // Stopped in the kernel first, so that END and the output come at
+    // once; the probes are detached after.
+    session.stop().map_err(said)?;
     session.drain(&mut consumer).map_err(said)?;
     session.fire("END", &[]).map_err(said)?;
     session.drain(&mut consumer).map_err(said)?;
     consumer.print_remaining(&session).map_err(said)?;
     consumer.report_drops(&session).map_err(said)?;
     let status = consumer.exit.unwrap_or(0);
-    drop(session);
     drop(held);
+    session.stop_tracing();
+    drop(session);
     if status != 0 {
         std::process::exit(status);
     }
     Ok(())
+}
+
+/// Whether a process is there and has not ended (a zombie has ended).
+pub(super) fn alive(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state follows the command name, which is in parentheses.
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next());
+    !matches!(state, Some("Z" | "X" | "x") | None)
 }
 
 /// The zones map kept current: zones started since are added.
@@ -337,25 +350,29 @@ fn zonename(node: &Node, uuid: &str) -> Option<String> {
     vm.get("zonename")?.as_str().map(str::to_owned)
 }
 
-/// Turns SIGINT and SIGTERM into `stop`: the run ends as when `exit()` is
-/// called (END fires, aggregations print); a second signal ends dtrace at
-/// once. Signals are blocked in this thread and taken by a waiting one.
-fn catch_signals(stop: Arc<AtomicBool>) {
+/// Turns SIGINT and SIGTERM into the flag it returns: the run ends as when
+/// `exit()` is called (END fires, aggregations print); a second signal ends
+/// dtrace at once. Signals are blocked in this thread, before any other is
+/// made (they inherit the mask), and taken by a waiting one.
+pub(super) fn catch_signals() -> Arc<AtomicBool> {
     use nix::sys::signal::{SigSet, Signal};
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
     let mut set = SigSet::empty();
     set.add(Signal::SIGINT);
     set.add(Signal::SIGTERM);
     if set.thread_block().is_err() {
-        return;
+        return stop;
     }
     std::thread::spawn(move || {
         if let Ok(first) = set.wait() {
-            stop.store(true, Ordering::Relaxed);
+            flag.store(true, Ordering::Relaxed);
             if set.wait().is_ok() {
                 std::process::exit(128 + first as i32);
             }
         }
     });
+    stop
 }
 
 /// A probe that could not be enabled. A program the verifier refused is
@@ -440,7 +457,14 @@ pub(super) fn add_named_probes(
     held: Option<&Held>,
     command: Option<&str>,
 ) -> Result<(), Failure> {
-    let held_exe = held.map(|_| command_path(command.unwrap_or("")));
+    let held_exe = held.and_then(|_| {
+        let first = command
+            .unwrap_or("")
+            .split_whitespace()
+            .next()
+            .unwrap_or("");
+        super::hold::command_path(first)
+    });
     for (origin, program) in programs {
         for spec in specs(program) {
             add_dynamic(catalog, spec, held.map(|h| h.pid()), &held_exe)
@@ -448,21 +472,6 @@ pub(super) fn add_named_probes(
         }
     }
     Ok(())
-}
-
-/// The executable `-c`'s command names: a path, or found in `PATH`.
-fn command_path(cmd: &str) -> PathBuf {
-    let word = cmd.split_whitespace().next().unwrap_or("");
-    if word.contains('/') {
-        return PathBuf::from(word);
-    }
-    std::env::var_os("PATH")
-        .and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|d| d.join(word))
-                .find(|p| p.is_file())
-        })
-        .unwrap_or_else(|| PathBuf::from(word))
 }
 
 /// Adds the probes a description makes when named: `profile-N`/`tick-N`

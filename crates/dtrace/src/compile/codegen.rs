@@ -19,7 +19,7 @@ use crate::output::printf::{ArgKind, Format};
 use crate::parse::{AssignOp, BinOp, Expr, ExprKind, IntLit, Span, Stmt, UnaryOp};
 
 use super::site::{ArgSrc, REG_CS, REG_IP, Site, TpKind};
-use super::types::{Agg, GLOBALS_HEADER, Symbols, Ty, Var, arith, key_bytes, str_len};
+use super::types::{Agg, GLOBALS_HEADER, STOPPED, Symbols, Ty, Var, arith, key_bytes, str_len};
 use super::{Action, CompileError, Options, Record, maps};
 
 const R0: Reg = Reg::R0;
@@ -128,6 +128,9 @@ pub struct Gen<'a> {
     /// Maps the program uses beyond the always-present ones.
     pub uses_stack: [bool; 2],
     pub uses_zones: bool,
+    /// The assignment being compiled stores the constant 0, which frees a
+    /// dynamic variable of any type, strings included.
+    zero_literal: bool,
     /// The clause being compiled, by its index in the program.
     clause_no: usize,
     /// What the instructions' tags stand for: the construct (its clause
@@ -165,6 +168,7 @@ impl<'a> Gen<'a> {
             changed: false,
             uses_stack: [false; 2],
             uses_zones: false,
+            zero_literal: false,
             clause_no: 0,
             origins: Vec::new(),
         }
@@ -191,6 +195,16 @@ impl<'a> Gen<'a> {
         a.call(Helper::MapLookupElem);
         a.jmp(Cond::Eq, R0, 0, self.exit);
         a.mov64(SCRATCH, R0);
+        if !matches!(self.site.ctx, super::site::Ctx::Dtrace) {
+            // Nothing more once the run is stopping.
+            let a = &mut self.asm;
+            a.ld_map(R1, maps::GLOBALS);
+            a.mov64(R2, FP).alu64(AluOp::Add, R2, ZERO_KEY as i32);
+            a.call(Helper::MapLookupElem);
+            a.jmp(Cond::Eq, R0, 0, self.exit);
+            a.ldx(Size::DW, R1, R0, STOPPED as i16);
+            a.jmp(Cond::Ne, R1, 0, self.exit);
+        }
         for &(i, c) in clauses {
             self.clause_no = i;
             self.clause(c).map_err(|mut e| {
@@ -1369,6 +1383,9 @@ impl<'a> Gen<'a> {
             }
             return self.aggregate(name, keys, rhs, lhs.span);
         }
+        self.zero_literal = op == AssignOp::Assign
+            && matches!(rhs.kind, ExprKind::Int(IntLit { value: 0, .. }))
+            && matches!(lhs.kind, ExprKind::ThreadVar(_) | ExprKind::Index { .. });
         let value = if op == AssignOp::Assign {
             self.expr(rhs)?
         } else {
@@ -1417,7 +1434,10 @@ impl<'a> Gen<'a> {
             },
             t => t,
         };
+        let zero = std::mem::take(&mut self.zero_literal);
         match table.get_mut(name) {
+            // `self->s = 0` frees a string variable as it does any other.
+            Some(v) if zero && v.ty.is_str() && keys.len() == v.keys.len() => Ok(v.clone()),
             Some(v) => {
                 let joined = match (v.ty.join(ty), mode) {
                     (Some(j), _) => j,
@@ -1601,6 +1621,7 @@ impl<'a> Gen<'a> {
         let weight_arg = match kind {
             AggKind::Quantize => args.get(1),
             AggKind::Lquantize { .. } => args.get(4),
+            AggKind::Llquantize { .. } => args.get(5),
             _ => None,
         };
         let weight = match weight_arg {
@@ -1685,16 +1706,7 @@ impl<'a> Gen<'a> {
                 self.asm.mov64(R2, 1);
                 add(self, 0, R2);
                 add(self, 1, R3);
-                // The sum of squares in 128 bits: low word, carry, high.
-                let no_carry = self.asm.label();
-                self.asm.mov64(R2, R3).alu64(AluOp::Mul, R2, R3);
-                self.asm.ldx(Size::DW, R1, R8, 16);
-                self.asm.alu64(AluOp::Add, R1, R2);
-                self.asm.stx(Size::DW, R8, R1, 16);
-                self.asm.jmp(Cond::Ge, R1, R2, no_carry);
-                self.asm.mov64(R2, 1);
-                add(self, 3, R2);
-                self.asm.bind(no_carry);
+                self.square_sum()?;
             }
             AggKind::Quantize | AggKind::Lquantize { .. } | AggKind::Llquantize { .. } => {
                 self.bucket(&kind)?;
@@ -1713,6 +1725,46 @@ impl<'a> Gen<'a> {
             self.pop();
         }
         Ok(Val::Int(Ty::Void))
+    }
+
+    /// Adds the square of r3, as a 128-bit number, to the stddev words at
+    /// r8 (16: low, 24: high). The square of |v| is hi²·2⁶⁴ + lo·hi·2³³ +
+    /// lo², lo and hi its 32-bit halves.
+    fn square_sum(&mut self) -> R<()> {
+        let a = &mut self.asm;
+        let pos = a.label();
+        a.mov64(R5, R3);
+        a.jmp(Cond::Sge, R5, 0, pos);
+        a.push(crate::bpf::insn::Insn::Neg {
+            width: crate::bpf::insn::Width::W64,
+            dst: R5,
+        });
+        a.bind(pos);
+        a.alu32(AluOp::Mov, R0, R5); // lo
+        a.mov64(R1, R5).alu64(AluOp::Rsh, R1, 32); // hi
+        a.mov64(R2, R0).alu64(AluOp::Mul, R2, R0); // lo²
+        a.alu64(AluOp::Mul, R0, R1); // lo·hi
+        a.alu64(AluOp::Mul, R1, R1); // hi²
+        a.mov64(R4, R0).alu64(AluOp::Lsh, R4, 33); // lo·hi·2³³, low word
+        a.alu64(AluOp::Rsh, R0, 31); // its high word
+        a.alu64(AluOp::Add, R2, R4); // the square's low word
+        let no_carry = a.label();
+        a.jmp(Cond::Ge, R2, R4, no_carry);
+        a.alu64(AluOp::Add, R1, 1);
+        a.bind(no_carry);
+        a.alu64(AluOp::Add, R1, R0); // the square's high word
+        // Into the sum: low, its carry, high.
+        a.ldx(Size::DW, R0, R8, 16);
+        a.alu64(AluOp::Add, R0, R2);
+        a.stx(Size::DW, R8, R0, 16);
+        let no_carry = a.label();
+        a.jmp(Cond::Ge, R0, R2, no_carry);
+        a.alu64(AluOp::Add, R1, 1);
+        a.bind(no_carry);
+        a.ldx(Size::DW, R0, R8, 24);
+        a.alu64(AluOp::Add, R0, R1);
+        a.stx(Size::DW, R8, R0, 24);
+        Ok(())
     }
 
     /// r1 = the histogram bucket of the value in r3 (r3 and r4 kept;
@@ -1734,6 +1786,9 @@ impl<'a> Gen<'a> {
                 });
                 self.log2(R5, R0);
                 self.asm.mov64(R1, 62).alu64(AluOp::Sub, R1, R0);
+                // -2⁶³ has no bucket of its own: the lowest.
+                self.asm.jmp(Cond::Sge, R1, 0, done);
+                self.asm.mov64(R1, 0);
                 self.asm.ja(done);
                 self.asm.bind(pos);
                 self.log2(R5, R0);
@@ -1852,7 +1907,7 @@ impl<'a> Gen<'a> {
                     let ExprKind::Int(IntLit { value, .. }) = m.kind else {
                         return err(m.span, "copyinstr( )'s size must be a constant");
                     };
-                    len = len.min(value as u32 + 1);
+                    len = len.min(u32::try_from(value).unwrap_or(u32::MAX).saturating_add(1));
                 }
                 let len = str_len(len);
                 let off = self.alloc(len, span)?;
@@ -1862,7 +1917,10 @@ impl<'a> Gen<'a> {
                 let read = if let Some(m) = args.get(1)
                     && let ExprKind::Int(IntLit { value, .. }) = m.kind
                 {
-                    (value as u32 + 1).min(len)
+                    u32::try_from(value)
+                        .unwrap_or(u32::MAX)
+                        .saturating_add(1)
+                        .min(len)
                 } else {
                     len
                 };
@@ -2361,6 +2419,23 @@ fn agg_target(e: &Expr) -> Option<(&str, &[Expr])> {
 
 /// The aggregating function called, with its constant parameters checked.
 fn agg_kind(func: &str, args: &[Expr], fspan: Span, span: Span) -> R<AggKind> {
+    let kind = agg_kind_of(func, args, fspan, span)?;
+    // An entry is made zero in the scratch area, and a per-CPU value holds
+    // at most 32 KiB.
+    let most = (MAX_SCRATCH / 2 / 8) as usize;
+    if kind.words() > most {
+        return err(
+            span,
+            format!(
+                "{func}( ) has {} buckets: at most {most} fit in an aggregation's entry",
+                kind.words()
+            ),
+        );
+    }
+    Ok(kind)
+}
+
+fn agg_kind_of(func: &str, args: &[Expr], fspan: Span, span: Span) -> R<AggKind> {
     let constant = |i: usize| -> R<i64> {
         match args.get(i).map(|a| &a.kind) {
             Some(ExprKind::Int(IntLit { value, .. })) => Ok(*value as i64),

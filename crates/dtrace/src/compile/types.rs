@@ -182,7 +182,11 @@ impl Symbols {
     }
 }
 
-/// The offset of the first global in the globals map's value: the word
-/// before holds the wall-clock offset user space writes (realtime minus
-/// monotonic nanoseconds) for `walltimestamp`.
-pub const GLOBALS_HEADER: u32 = 8;
+/// The offset of the first global in the globals map's value. The words
+/// before it: the wall-clock offset user space writes for `walltimestamp`
+/// (realtime minus monotonic nanoseconds), then the stop word: once user
+/// space sets it (a program called `exit()`, or the run is ending), every
+/// probe but dtrace's own returns at once.
+pub const GLOBALS_HEADER: u32 = 16;
+/// The stop word's offset.
+pub const STOPPED: u32 = 8;

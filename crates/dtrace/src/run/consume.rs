@@ -134,11 +134,15 @@ impl<'w> Consumer<'w> {
                 // ERROR's clauses, with DTrace's arguments: arg1 the
                 // enabled probe, arg2 the action, arg4 the fault as DTrace
                 // numbers them (4 divide-by-zero, else 1, a bad address).
+                // Not for an error in ERROR's own clauses, which would fire
+                // ERROR again without end.
                 let fault = if *what == "divide-by-zero" { 4 } else { 1 };
-                s.fire(
-                    "ERROR",
-                    &[0, id as u64 + 1, u64::from(rec.action_no), 0, fault, 0],
-                )?;
+                if p.name != "ERROR" {
+                    s.fire(
+                        "ERROR",
+                        &[0, id as u64 + 1, u64::from(rec.action_no), 0, fault, 0],
+                    )?;
+                }
                 return Ok(());
             }
             Action::Clear(n) => return self.clear(s, *n, false),

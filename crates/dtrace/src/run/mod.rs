@@ -232,7 +232,23 @@ impl Session {
         Ok(())
     }
 
-    /// Detaches every probe (dtrace's own stay): nothing more is traced.
+    /// Stops every probe but dtrace's own at once, in the kernel: their
+    /// programs return on entry from now on (detaching them, which waits
+    /// for the kernel, comes after the output).
+    pub fn stop(&mut self) -> Result<(), RunError> {
+        let fd = self.map_fd(maps::GLOBALS)?;
+        let mut value = vec![0u8; self.compiled.globals_bytes as usize];
+        sys::map_lookup(fd.as_fd(), &0u32.to_le_bytes(), &mut value)
+            .map_err(io_err("failed to read the globals"))?;
+        let at = crate::compile::types::STOPPED as usize;
+        value[at..at + 8].copy_from_slice(&1u64.to_le_bytes());
+        sys::map_update(fd.as_fd(), &0u32.to_le_bytes(), &value, 0)
+            .map_err(io_err("failed to stop the probes"))
+    }
+
+    /// Detaches every probe (dtrace's own stay). The kernel waits for a
+    /// grace period per tracepoint, so for hundreds of probes this takes
+    /// seconds: it comes after the output (see [`Session::stop`]).
     pub fn stop_tracing(&mut self) {
         let fired: Vec<String> = self.fired.iter().map(|(_, p)| p.clone()).collect();
         for (name, prog) in self.ebpf.programs_mut() {
@@ -267,9 +283,15 @@ impl Session {
     /// Hands every waiting record to the consumer.
     pub fn drain(&mut self, consumer: &mut Consumer) -> Result<(), RunError> {
         // Copied out first: the ring buffer is borrowed while it is read,
-        // and the consumer reads maps. It holds at most `bufsize` bytes.
+        // and the consumer reads maps. At most a buffer's worth at a time,
+        // so that producers faster than this consumer cannot keep it here.
         let mut pending = Vec::new();
-        while let Some(item) = self.events.next() {
+        let mut bytes = 0usize;
+        let limit = self.compiled.options.bufsize as usize;
+        while bytes < limit
+            && let Some(item) = self.events.next()
+        {
+            bytes += item.len() + 8;
             pending.push(item.to_vec());
         }
         for r in pending {
