@@ -1081,11 +1081,8 @@ impl<'a> Gen<'a> {
         let v = self.expr(inner)?;
         if op == UnaryOp::Not {
             self.truth(v, inner.span)?;
-            let t = self.asm.label();
-            self.asm.mov64(R1, R0).mov64(R0, 1);
-            self.asm.jmp(Cond::Eq, R1, 0, t);
-            self.asm.mov64(R0, 0);
-            self.asm.bind(t);
+            self.asm.mov64(R1, 0);
+            self.set_if(R0, Cond::Eq, R0, R1);
             return Ok(Val::Int(Ty::I32));
         }
         let Val::Int(ty) = v else {
@@ -1121,11 +1118,8 @@ impl<'a> Gen<'a> {
                 self.asm.jmp(cond, R0, 0, short);
                 let r = self.expr(rhs)?;
                 self.truth(r, rhs.span)?;
-                let t = self.asm.label();
-                self.asm.mov64(R1, R0).mov64(R0, 1);
-                self.asm.jmp(Cond::Ne, R1, 0, t);
-                self.asm.mov64(R0, 0);
-                self.asm.bind(t);
+                self.asm.mov64(R1, 0);
+                self.set_if(R0, Cond::Ne, R0, R1);
                 self.asm.ja(done);
                 self.asm.bind(short);
                 self.asm.mov64(R0, short_val);
@@ -1164,11 +1158,7 @@ impl<'a> Gen<'a> {
         let ty = arith(lt, rt);
         let signed = ty.signed();
         let compare = |g: &mut Self, c: Cond| {
-            let t = g.asm.label();
-            g.asm.mov64(R2, R0).mov64(R0, 1);
-            g.asm.jmp(c, R2, R1, t);
-            g.asm.mov64(R0, 0);
-            g.asm.bind(t);
+            g.set_if(R0, c, R0, R1);
             Ok(Val::Int(Ty::I32))
         };
         let pick = |s: Cond, u: Cond| if signed { s } else { u };
@@ -1192,14 +1182,9 @@ impl<'a> Gen<'a> {
             BinOp::Ne => return compare(self, Cond::Ne),
             BinOp::Xor => {
                 // Logical exclusive or: both operands made 0 or 1.
-                let a = self.asm.label();
-                let b = self.asm.label();
-                self.asm.jmp(Cond::Eq, R0, 0, a);
-                self.asm.mov64(R0, 1);
-                self.asm.bind(a);
-                self.asm.jmp(Cond::Eq, R1, 0, b);
-                self.asm.mov64(R1, 1);
-                self.asm.bind(b);
+                self.asm.mov64(R2, 0);
+                self.set_if(R0, Cond::Ne, R0, R2);
+                self.set_if(R1, Cond::Ne, R1, R2);
                 self.asm.alu64(AluOp::Xor, R0, R1);
                 return Ok(Val::Int(Ty::I32));
             }
@@ -1321,12 +1306,67 @@ impl<'a> Gen<'a> {
             BinOp::Gt => Cond::Sgt,
             _ => Cond::Sge,
         };
-        let t = self.asm.label();
-        self.asm.mov64(R1, R0).mov64(R0, 1);
-        self.asm.jmp(c, R1, 0, t);
-        self.asm.mov64(R0, 0);
-        self.asm.bind(t);
+        self.asm.mov64(R1, 0);
+        self.set_if(R0, c, R0, R1);
         Ok(Val::Int(Ty::I32))
+    }
+
+    /// `dst = (a c b) ? 1 : 0` without a branch (r3-r5 clobbered; `a`
+    /// and `b` are not among them). A branch would leave the verifier two
+    /// states that differ in `dst`, and a later test of it on a constant
+    /// makes it track both to the end: a chain of such tests doubles its
+    /// work at each.
+    fn set_if(&mut self, dst: Reg, c: Cond, a: Reg, b: Reg) {
+        let (x, y, flip) = match c {
+            Cond::Eq => (a, b, true),
+            Cond::Ne => (a, b, false),
+            Cond::Lt | Cond::Slt => (a, b, false),
+            Cond::Ge | Cond::Sge => (a, b, true),
+            Cond::Gt | Cond::Sgt => (b, a, false),
+            Cond::Le | Cond::Sle => (b, a, true),
+            Cond::Set => {
+                self.asm.mov64(R3, a).alu64(AluOp::And, R3, b);
+                self.asm.mov64(R4, 0);
+                return self.set_if(dst, Cond::Ne, R3, R4);
+            }
+        };
+        let a = &mut self.asm;
+        match c {
+            Cond::Eq | Cond::Ne => {
+                // x != y: the top bit of t | -t, t = x ^ y.
+                a.mov64(R3, x).alu64(AluOp::Xor, R3, y);
+                a.mov64(R4, R3);
+                a.push(crate::bpf::insn::Insn::Neg {
+                    width: crate::bpf::insn::Width::W64,
+                    dst: R4,
+                });
+                a.alu64(AluOp::Or, R3, R4);
+            }
+            Cond::Lt | Cond::Ge | Cond::Gt | Cond::Le => {
+                // Unsigned x < y: the borrow of x - y,
+                // (~x & y) | ((~x | y) & (x - y)), in the top bit.
+                a.mov64(R3, x).alu64(AluOp::Xor, R3, -1);
+                a.mov64(R4, R3).alu64(AluOp::And, R4, y);
+                a.alu64(AluOp::Or, R3, y);
+                a.mov64(R5, x).alu64(AluOp::Sub, R5, y);
+                a.alu64(AluOp::And, R3, R5);
+                a.alu64(AluOp::Or, R3, R4);
+            }
+            _ => {
+                // Signed x < y: the sign of x - y corrected for overflow,
+                // d ^ ((x ^ y) & (d ^ x)), d = x - y.
+                a.mov64(R3, x).alu64(AluOp::Sub, R3, y);
+                a.mov64(R4, x).alu64(AluOp::Xor, R4, y);
+                a.mov64(R5, R3).alu64(AluOp::Xor, R5, x);
+                a.alu64(AluOp::And, R4, R5);
+                a.alu64(AluOp::Xor, R3, R4);
+            }
+        }
+        a.alu64(AluOp::Rsh, R3, 63);
+        if flip {
+            a.alu64(AluOp::Xor, R3, 1);
+        }
+        a.mov64(dst, R3);
     }
 
     fn ternary(&mut self, cond: &Expr, then: &Expr, otherwise: &Expr, span: Span) -> R<Val> {
@@ -2492,7 +2532,8 @@ fn agg_kind_of(func: &str, args: &[Expr], fspan: Span, span: Span) -> R<AggKind>
         }
         "llquantize" => {
             arity(5, 6)?;
-            let c = |i| constant(i).map(|v| v as u16);
+            // Checked whole: a factor of 65546 is not one of 10.
+            let c = &constant;
             crate::output::agg::llquantize(c(1)?, c(2)?, c(3)?, c(4)?).map_err(|message| {
                 CompileError {
                     message,
