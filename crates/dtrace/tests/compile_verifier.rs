@@ -1,14 +1,16 @@
 //! Host test (root): random D programs, drawn from a grammar of what the
-//! compiler supports (and, now and then, of what it must refuse), go
-//! through the parser, the compiler and the running kernel's verifier.
-//! Parsing and compiling never panic; a program the compiler accepts is
-//! accepted by the kernel: a D-level error is the only way to say no.
+//! compiler supports (and, now and then, of what it must refuse:
+//! [`d_grammar`]), go through the parser, the compiler and the running
+//! kernel's verifier. Parsing and compiling never panic; a program the
+//! compiler accepts is accepted by the kernel: a D-level error is the only
+//! way to say no.
 //!
-//! The probes are real: BEGIN and END, `syscall::openat:entry` and
-//! `:return`, `sched:::on-cpu`, `proc:::exec-success` and `profile-997`,
-//! their contexts read from tracefs. Each accepted program is loaded and
-//! attached as `dtrace` does, BEGIN fired once, then everything detached
-//! when its session drops.
+//! The probes are real: dtrace's BEGIN, END and ERROR, syscall entries and
+//! returns, sched, proc and io probes, profile and tick, their contexts
+//! read from tracefs. Each accepted program is loaded and attached as
+//! `dtrace` does, BEGIN fired once, then everything detached when its
+//! session drops. Programs that once failed stay here as regressions, and
+//! the branch-free comparisons the fixes brought are checked against C.
 //!
 //! The cases are drawn from a fixed seed; `PROPTEST_RNG_SEED=N` and
 //! `PROPTEST_CASES=N` explore others.
@@ -18,23 +20,19 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
+mod d_grammar;
+
 use basalt_dtrace::bpf::load::{LoadError, Loader};
 use basalt_dtrace::compile::{self, CompileError, Options};
 use basalt_dtrace::parse::{MacroEnv, parse_probe_arg, parse_script};
 use basalt_dtrace::probes::{self, Probe, tracefs};
 use basalt_dtrace::run::{Consumer, RunError, Session, resolve};
-use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
 
 /// Cases of the random test unless `PROPTEST_CASES` says otherwise.
 const CASES: u32 = 128;
 /// The seed unless `PROPTEST_RNG_SEED` says otherwise.
 const SEED: u64 = 0x0d_1a_6e_5e_ed;
-
-type S = BoxedStrategy<String>;
-
-/// How a program with declarations starts: it is parsed as a script.
-const SCRIPT: &str = "/* script */";
 
 // -------------------------------------------------------------------
 // The host: its probes, and one loader for every case.
@@ -66,7 +64,7 @@ impl Host {
     /// error, `Err` when any stage failed otherwise.
     fn check(&self, src: &str, opts: &Options) -> Result<Option<String>, String> {
         let env = MacroEnv::new("dtrace", Vec::<String>::new());
-        let parsed = if src.starts_with(SCRIPT) {
+        let parsed = if src.starts_with(d_grammar::SCRIPT) {
             parse_script(src, &env)
         } else {
             parse_probe_arg(src, &env)
@@ -129,503 +127,6 @@ fn options(strsize: u32) -> Options {
 }
 
 // -------------------------------------------------------------------
-// The grammar. Variables keep one type each (`gi` an integer, `gs` a
-// string, `ai[int]` of integers …) so that most programs are well typed;
-// `bad` statements break that on purpose.
-
-fn pick(items: &'static [&'static str]) -> S {
-    prop::sample::select(items).prop_map(String::from).boxed()
-}
-
-const INT_LEAVES: &[&str] = &[
-    "0",
-    "1",
-    "-1",
-    "7",
-    "077",
-    "0x7fffffff",
-    "0x80000000",
-    "4294967296",
-    "0xffffffffffffffff",
-    "9223372036854775807",
-    "10ul",
-    "3ll",
-    "'a'",
-    "pid",
-    "tid",
-    "uid",
-    "gid",
-    "cpu",
-    "id",
-    "errno",
-    "timestamp",
-    "walltimestamp",
-    "arg0",
-    "arg1",
-    "arg2",
-    "arg5",
-    "arg9",
-    "rand()",
-    "gi",
-    "gj",
-    "self->ti",
-    "this->ci",
-    "sizeof(int)",
-    "sizeof(char)",
-    "sizeof(string)",
-];
-
-const STR_LEAVES: &[&str] = &[
-    "\"\"",
-    "\"a\"",
-    "\"openat\"",
-    "\"hello, world\"",
-    "\"tab\\there\\n\"",
-    "\"\\\"quoted\\\"\"",
-    "\"nul\\0after\"",
-    "\"a string that is rather longer than sixteen bytes\"",
-    "execname",
-    "zonename",
-    "probeprov",
-    "probemod",
-    "probefunc",
-    "probename",
-    "gs",
-    "self->ts",
-    "this->cs",
-];
-
-const CASTS: &[&str] = &[
-    "char",
-    "unsigned char",
-    "short",
-    "unsigned short",
-    "int",
-    "unsigned",
-    "uint32_t",
-    "long",
-    "uint64_t",
-    "int64_t",
-    "size_t",
-    "char *",
-    "void *",
-];
-
-const ARITH: &[&str] = &[
-    "+", "-", "*", "/", "%", "&", "|", "^", "<<", ">>", "<", "<=", ">", ">=", "==", "!=", "&&",
-    "||", "^^",
-];
-
-const STR_CMP: &[&str] = &["==", "!=", "<", "<=", ">", ">="];
-
-const ASSIGN_OPS: &[&str] = &[
-    "=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>=",
-];
-
-/// Integer lvalues, keyed ones with their keys filled in by `lvalue`.
-const INT_VARS: &[&str] = &["gi", "gj", "self->ti", "this->ci", "ai[#I]", "am[#S, #I]"];
-const STR_VARS: &[&str] = &["gs", "self->ts", "this->cs", "astr[#I]"];
-
-/// Fills `#I` and `#S` holes in order with the given expressions.
-fn fill(template: &str, ints: &[String], strs: &[String]) -> String {
-    let (mut i, mut s) = (ints.iter(), strs.iter());
-    let mut out = String::new();
-    let mut rest = template;
-    while let Some(at) = rest.find('#') {
-        out.push_str(&rest[..at]);
-        let hole = &rest[at..at + 2];
-        let with = match hole {
-            "#I" => i.next(),
-            "#S" => s.next(),
-            _ => None,
-        };
-        out.push_str(with.map_or("0", String::as_str));
-        rest = &rest[at + 2..];
-    }
-    out.push_str(rest);
-    out
-}
-
-/// A template with up to three integer and two string holes.
-fn template(t: S, int: &S, string: &S) -> S {
-    (
-        t,
-        prop::collection::vec(int.clone(), 3),
-        prop::collection::vec(string.clone(), 2),
-    )
-        .prop_map(|(t, i, s)| fill(&t, &i, &s))
-        .boxed()
-}
-
-/// `args[N]`: an integer or a string depending on the probe.
-fn args_leaf() -> S {
-    (0u32..4).prop_map(|n| format!("args[{n}]")).boxed()
-}
-
-/// Integer expressions, `depth` levels deep.
-fn int_expr(depth: u32) -> S {
-    let leaf = prop_oneof![
-        12 => pick(INT_LEAVES),
-        4 => any::<i32>().prop_map(|v| v.to_string()),
-        1 => args_leaf(),
-    ]
-    .boxed();
-    if depth == 0 {
-        return leaf;
-    }
-    let i = int_expr(depth - 1);
-    let s = str_expr(depth - 1);
-    let cond = prop_oneof![3 => i.clone(), 1 => s.clone()].boxed();
-    prop_oneof![
-        4 => leaf,
-        5 => (i.clone(), pick(ARITH), i.clone()).prop_map(|(a, op, b)| format!("({a} {op} {b})")),
-        2 => (s.clone(), pick(STR_CMP), s.clone()).prop_map(|(a, op, b)| format!("({a} {op} {b})")),
-        1 => (pick(&["-", "~", "!", "+"]), i.clone()).prop_map(|(op, a)| format!("{op}({a})")),
-        1 => s.clone().prop_map(|a| format!("!{a}")),
-        1 => (s.clone(), pick(&["&&", "||"]), cond.clone())
-            .prop_map(|(a, op, b)| format!("({a} {op} {b})")),
-        2 => (pick(CASTS), i.clone()).prop_map(|(t, a)| format!("(({t}){a})")),
-        2 => (cond.clone(), i.clone(), i.clone())
-            .prop_map(|(c, a, b)| format!("({c} ? {a} : {b})")),
-        1 => s.clone().prop_map(|a| format!("strlen({a})")),
-        1 => i.clone().prop_map(|a| format!("sizeof({a})")),
-        2 => (lvalue(INT_VARS, &i, &s), pick(ASSIGN_OPS), i.clone())
-            .prop_map(|(v, op, a)| format!("({v} {op} {a})")),
-        1 => (lvalue(INT_VARS, &i, &s), pick(&["++", "--"]), any::<bool>())
-            .prop_map(|(v, op, pre)| if pre { format!("{op}{v}") } else { format!("{v}{op}") }),
-        2 => template(pick(&["ai[#I]", "am[#S, #I]"]), &i, &s),
-        1 => (i.clone(), i.clone()).prop_map(|(a, b)| format!("({a}, {b})")),
-    ]
-    .boxed()
-}
-
-/// String expressions, `depth` levels deep.
-fn str_expr(depth: u32) -> S {
-    let leaf = prop_oneof![12 => pick(STR_LEAVES), 1 => args_leaf()].boxed();
-    if depth == 0 {
-        return leaf;
-    }
-    let i = int_expr(depth - 1);
-    let s = str_expr(depth - 1);
-    let cond = prop_oneof![3 => i.clone(), 1 => s.clone()].boxed();
-    prop_oneof![
-        5 => leaf,
-        2 => i.clone().prop_map(|a| format!("copyinstr({a})")),
-        1 => (i.clone(), 0u32..300).prop_map(|(a, n)| format!("copyinstr({a}, {n})")),
-        1 => s.clone().prop_map(|a| format!("stringof({a})")),
-        2 => (s.clone(), s.clone()).prop_map(|(a, b)| format!("strjoin({a}, {b})")),
-        2 => (cond, s.clone(), s.clone()).prop_map(|(c, a, b)| format!("({c} ? {a} : {b})")),
-        1 => i.clone().prop_map(|a| format!("astr[{a}]")),
-        1 => (lvalue(STR_VARS, &i, &s), s.clone()).prop_map(|(v, a)| format!("({v} = {a})")),
-    ]
-    .boxed()
-}
-
-fn lvalue(vars: &'static [&'static str], int: &S, string: &S) -> S {
-    template(pick(vars), int, string)
-}
-
-/// One aggregation: its name, keys and function, fixed per name.
-const AGGS: &[&str] = &[
-    "@c[#S] = count()",
-    "@ = count()",
-    "@s[#I, #S] = sum(#I)",
-    "@a = avg(#I)",
-    "@mn[#I] = min(#I)",
-    "@mx = max(#I)",
-    "@sd[#S] = stddev(#I)",
-    "@q[#I] = quantize(#I)",
-    "@qw = quantize(#I, #I)",
-    "@l1 = lquantize(#I, 0, 100, 10)",
-    "@l2[#S] = lquantize(#I, -5, 5)",
-    "@l3 = lquantize(#I, 0, 1000, 7, #I)",
-    "@ll[#S, #I] = llquantize(#I, 10, 0, 6, 20)",
-    "@k[stack()] = count()",
-    "@u[ustack(), #S] = count()",
-];
-
-const AGG_NAMES: &[&str] = &[
-    "@c", "@", "@s", "@a", "@mn", "@mx", "@sd", "@q", "@qw", "@l1", "@l2", "@l3", "@ll", "@k", "@u",
-];
-
-/// Conversions by the kind of value they take.
-const INT_CONVS: &[&str] = &[
-    "%d", "%i", "%u", "%x", "%X", "%o", "%c", "%lld", "%5d", "%-3d", "%p", "%hd", "%lu",
-];
-const STR_CONVS: &[&str] = &["%s", "%S", "%-10s", "%.3s", "%20s"];
-
-/// `printf` with a well-typed format: text, then 0 to 4 conversions.
-fn printf(int: &S, string: &S) -> S {
-    let arg = prop_oneof![
-        3 => (pick(INT_CONVS), int.clone()).prop_map(|(c, a)| (c, a)),
-        2 => (pick(STR_CONVS), string.clone()).prop_map(|(c, a)| (c, a)),
-        1 => Just(("%k".to_owned(), "stack()".to_owned())),
-        1 => (int.clone(), int.clone()).prop_map(|(w, a)| ("%*d".to_owned(), format!("{w}, {a}"))),
-    ];
-    prop::collection::vec(arg, 0..=4)
-        .prop_map(|args| {
-            let convs: Vec<&str> = args.iter().map(|(c, _)| c.as_str()).collect();
-            let mut s = format!("printf(\"fmt%% {}\\n\"", convs.join(" "));
-            for (_, a) in &args {
-                s.push_str(", ");
-                s.push_str(a);
-            }
-            s.push(')');
-            s
-        })
-        .boxed()
-}
-
-/// Statements that must be refused with a D-level error (or, for a few,
-/// may be accepted): the holes are well typed, the template is not.
-const BAD: &[&str] = &[
-    "gi = #S",
-    "gs = #I",
-    "trace(#I + #S)",
-    "printf(\"%d\\n\", #S)",
-    "printf(\"%s\\n\", #I)",
-    "printf(\"%d %d\\n\", #I)",
-    "printf(\"%q\\n\", #I)",
-    "printf(gs)",
-    "@c[#I] = count()",
-    "@c[#S, #S] = count()",
-    "@c = sum(#I)",
-    "@c[#S] = count(#I)",
-    "@q[#I] = quantize(#S)",
-    "@l1 = lquantize(#I, #I, 10)",
-    "@l1 = lquantize(#I, 100, 0, 10)",
-    "@ll[#S, #I] = llquantize(#I, 1, 0, 6, 20)",
-    "@x = nosuch(#I)",
-    "@x = #I",
-    "@x += count()",
-    "ai[#S] = #I",
-    "ai[#I, #I] = #I",
-    "gi[#I] = #I",
-    "trace(ai)",
-    "astr[#I] = #I",
-    "nosuch = unknown + #I",
-    "trace(strlen(#I))",
-    "trace(copyinstr(#S))",
-    "trace(copyinstr(#I, #I))",
-    "trace((int)#S)",
-    "trace((struct foo)#I)",
-    "trace(stack() == stack())",
-    "trace(stack() + 1)",
-    "trace(-#S)",
-    "trace(#S * #S)",
-    "trace(#I ? #I : #S)",
-    "trace(#S ? #S : #I)",
-    "trace(args[#I])",
-    "trace(args[12])",
-    "trace(args)",
-    "trace(@c)",
-    "trace(count())",
-    "trace(printf(\"x\"))",
-    "trace(*#I)",
-    "trace(&gi)",
-    "trace(curthread)",
-    "trace(curpsinfo->pr_psargs)",
-    "trace(execname[#I])",
-    "gs++",
-    "self->ts = stack()",
-    "this->ci = ustack()",
-    "printa(@nosuch)",
-    "printa(#I)",
-    "clear(#I)",
-    "normalize(@c)",
-    "trunc(@c, #S)",
-    "exit(#S)",
-    "exit()",
-    "trace()",
-    "raise(9)",
-    "system(\"ls\")",
-    "speculate(1)",
-    "pid = #I",
-    "arg0 = #I",
-    "args[0] = #I",
-];
-
-/// Statements at the compiler's limits: long chains of temporaries,
-/// printf with many values, nested joins and string choices, long
-/// literals, deep `if`s, reads through reads.
-fn stress(int: &S, string: &S) -> S {
-    let chain = (
-        prop::collection::vec(int.clone(), 40..66),
-        pick(&["+", "-", "*", "&", "<"]),
-    )
-        .prop_map(|(xs, op)| {
-            let mut out = String::new();
-            for x in &xs[..xs.len() - 1] {
-                out.push_str(&format!("({x} {op} "));
-            }
-            out.push_str(&xs[xs.len() - 1]);
-            out.push_str(&")".repeat(xs.len() - 1));
-            format!("trace({out});")
-        });
-    let many = prop::collection::vec(int.clone(), 30..70).prop_map(|xs| {
-        format!(
-            "printf(\"{}\\n\", {});",
-            "%d ".repeat(xs.len()),
-            xs.join(", ")
-        )
-    });
-    let nested = |f: &'static str| {
-        (string.clone(), prop::collection::vec(string.clone(), 2..9)).prop_map(
-            move |(first, xs)| {
-                xs.iter().fold(first, |acc, x| match f {
-                    "strjoin" => format!("strjoin({acc}, {x})"),
-                    _ => format!("(strlen({x}) ? {acc} : {x})"),
-                })
-            },
-        )
-    };
-    let joins = (
-        nested("strjoin"),
-        pick(&[
-            "trace(#);",
-            "gs = #;",
-            "@c[#] = count();",
-            "trace(# == gs);",
-        ]),
-    )
-        .prop_map(|(e, t)| t.replace('#', &e));
-    let choices = (
-        nested("?:"),
-        pick(&["trace(#);", "self->ts = #;", "trace(strlen(#));"]),
-    )
-        .prop_map(|(e, t)| t.replace('#', &e));
-    let literal = (
-        1usize..3000,
-        pick(&["trace(\"#\");", "gs = \"#\";", "trace(gs != \"#\");"]),
-    )
-        .prop_map(|(n, t)| t.replace('#', &"x".repeat(n)));
-    let ifs = (2usize..12, int.clone(), string.clone()).prop_map(|(n, c, x)| {
-        format!(
-            "{} trace({x}); {}",
-            format!("if ({c}) {{ ").repeat(n),
-            "} ".repeat(n)
-        )
-    });
-    let reads = (1usize..12, int.clone())
-        .prop_map(|(n, k)| format!("trace({}{k}{});", "ai[".repeat(n), "]".repeat(n)));
-    prop_oneof![chain, many, joins, choices, literal, ifs, reads].boxed()
-}
-
-/// One statement, `depth` levels of `if` deep.
-fn stmt(depth: u32) -> S {
-    let i = int_expr(2);
-    let s = str_expr(2);
-    let key_i = int_expr(1);
-    let key_s = str_expr(1);
-    let simple = prop_oneof![
-        6 => (lvalue(INT_VARS, &key_i, &key_s), pick(ASSIGN_OPS), i.clone())
-            .prop_map(|(v, op, a)| format!("{v} {op} {a};")),
-        4 => (lvalue(STR_VARS, &key_i, &key_s), s.clone()).prop_map(|(v, a)| format!("{v} = {a};")),
-        1 => lvalue(INT_VARS, &key_i, &key_s).prop_map(|v| format!("{v}++;")),
-        1 => pick(&["self->ti = 0;", "ai[1] = 0;", "self->ts = \"\";"]),
-        6 => template(pick(AGGS), &i, &key_s).prop_map(|a| format!("{a};")),
-        2 => i.clone().prop_map(|a| format!("trace({a});")),
-        2 => s.clone().prop_map(|a| format!("trace({a});")),
-        1 => pick(&["trace(stack());", "stack();", "ustack();", "trace(ustack());"]),
-        4 => printf(&i, &s).prop_map(|p| format!("{p};")),
-        1 => (pick(AGG_NAMES), pick(&["printa(#A);", "printa(\"%@d\\n\", #A);",
-            "printa(\"%s %d %@d\\n\", #A);", "clear(#A);", "trunc(#A);", "denormalize(#A);"]))
-            .prop_map(|(a, t)| t.replace("#A", &a)),
-        1 => (pick(AGG_NAMES), pick(&["trunc", "normalize"]), i.clone())
-            .prop_map(|(a, f, n)| format!("{f}({a}, {n});")),
-        1 => i.clone().prop_map(|a| format!("exit({a});")),
-        1 => template(pick(BAD), &key_i, &key_s).prop_map(|b| format!("{b};")),
-        1 => stress(&key_i, &key_s),
-    ]
-    .boxed();
-    if depth == 0 {
-        return simple;
-    }
-    let inner = stmt(depth - 1);
-    let cond = prop_oneof![3 => int_expr(2), 1 => str_expr(1)];
-    prop_oneof![
-        8 => simple,
-        1 => (cond, prop::collection::vec(inner.clone(), 1..3), prop::collection::vec(inner, 0..3))
-            .prop_map(|(c, t, e)| {
-                let mut out = format!("if ({c}) {{ {} }}", t.join(" "));
-                if !e.is_empty() {
-                    out.push_str(&format!(" else {{ {} }}", e.join(" ")));
-                }
-                out
-            }),
-    ]
-    .boxed()
-}
-
-const PROBES: &[&str] = &[
-    "BEGIN",
-    "BEGIN",
-    "END",
-    "syscall::openat:entry",
-    "syscall::openat:entry",
-    "syscall::openat:return",
-    "sched:::on-cpu",
-    "proc:::exec-success",
-    "profile-997",
-];
-
-fn clause() -> S {
-    let probes = prop::collection::vec(pick(PROBES), 1..3).prop_map(|mut p| {
-        p.dedup();
-        p.join(", ")
-    });
-    let predicate = prop::option::weighted(0.3, prop_oneof![3 => int_expr(2), 1 => str_expr(1)]);
-    (probes, predicate, prop::collection::vec(stmt(1), 0..6))
-        .prop_map(|(p, pred, body)| {
-            let pred = pred.map(|e| format!(" /{e}/")).unwrap_or_default();
-            format!("{p}{pred} {{ {} }}", body.join(" "))
-        })
-        .boxed()
-}
-
-/// Declarations a script may start with, consistent with the names'
-/// types, and one that is not.
-const DECLS: &[&str] = &[
-    "int gi;",
-    "uint64_t gj;",
-    "string gs;",
-    "self int ti;",
-    "this string cs;",
-    "long ai[int];",
-    "int am[string, int];",
-    "string astr[long];",
-    "char gi;",
-    "string gi;",
-];
-
-/// A clause that gives every variable its type before any other clause
-/// reads it (BEGIN's program is typed first).
-const INIT: &str = "BEGIN { gi = 0; gj = 0; gs = \"\"; ai[0] = 0; am[\"\", 0] = 0; \
-    astr[0] = \"\"; self->ti = 0; self->ts = \"\"; this->ci = 0; this->cs = \"\"; }";
-
-/// A program, the string size it is compiled with.
-fn program() -> impl Strategy<Value = (String, u32)> {
-    let decls = prop::option::weighted(0.15, prop::collection::vec(pick(DECLS), 1..4));
-    let strsize = prop_oneof![
-        6 => Just(256u32),
-        1 => prop::sample::select(vec![1u32, 8, 13, 32, 100, 512, 1024, 2048, 4096]),
-    ];
-    let init = prop::bool::weighted(0.75);
-    let clauses = prop::collection::vec(clause(), 1..4);
-    (decls, init, clauses, strsize).prop_map(|(decls, init, mut clauses, size)| {
-        if init {
-            clauses.insert(0, INIT.to_owned());
-        }
-        let body = clauses.join("\n");
-        let src = match decls {
-            Some(d) => format!("{SCRIPT}\n{}\n{body}", d.join("\n")),
-            None => body,
-        };
-        (src, size)
-    })
-}
-
-// -------------------------------------------------------------------
 // The tests.
 
 #[test]
@@ -649,26 +150,10 @@ fn generated_programs_are_refused_by_the_compiler_or_accepted_by_the_verifier() 
     let ran = Cell::new(0u32);
     let refused = RefCell::new(BTreeMap::<String, u32>::new());
     let start = Instant::now();
-    let result = TestRunner::new(config).run(&program(), |(src, strsize)| {
+    let result = TestRunner::new(config).run(&d_grammar::program(), |(src, strsize)| {
         match host.check(&src, &options(strsize)) {
             Ok(None) => ran.set(ran.get() + 1),
-            Ok(Some(message)) => {
-                if std::env::var_os("SHOW").is_some() {
-                    eprintln!("=== {message}\n{src}\n");
-                }
-                // Messages without what varies (names, types, numbers).
-                let kind: String = message
-                    .split([':', '\n'])
-                    .next()
-                    .unwrap_or_default()
-                    .chars()
-                    .filter(|c| !c.is_ascii_digit())
-                    .collect();
-                *refused.borrow_mut().entry(kind).or_default() += 1;
-            }
-            Err(why) if std::env::var_os("COLLECT").is_some() => {
-                eprintln!("######## strsize {strsize}\n{src}\n{why}\n");
-            }
+            Ok(Some(message)) => *refused.borrow_mut().entry(kind(&message)).or_default() += 1,
             Err(why) => {
                 return Err(TestCaseError::fail(format!(
                     "strsize {strsize}, program:\n{src}\n{why}"
@@ -697,10 +182,16 @@ fn generated_programs_are_refused_by_the_compiler_or_accepted_by_the_verifier() 
     }
     // A generator whose programs the compiler always refuses tests nothing.
     assert!(
-        ran.get() * 3 >= cases,
+        ran.get() * 4 >= cases,
         "only {} of {cases} programs compiled: the generator has drifted from the compiler",
         ran.get()
     );
+}
+
+/// A compiler's message without what varies (names, types, numbers).
+fn kind(message: &str) -> String {
+    let first = message.split([':', '\n']).next().unwrap_or_default();
+    first.chars().filter(|c| !c.is_ascii_digit()).collect()
 }
 
 /// What BEGIN prints when `src` (all of it at BEGIN) runs once.
@@ -823,28 +314,81 @@ fn comparisons_compute_what_c_computes() {
     assert_eq!(run_begin(&host, &src), want, "{src}");
 }
 
-/// Programs that once compiled to what the verifier refused, or crashed
-/// the compiler: each must now load or be refused with a D-level error.
-const REGRESSIONS: &[(&str, u32)] = &[];
+/// `@ = lquantize(TERM * 1 + TERM * 2 + … + TERM * 2^(n-1))`: if each
+/// term is a constant that differs with the path taken to it, the sum
+/// takes 2^n values, and the bucket's tests would have the verifier follow
+/// each.
+fn weighted(init: &str, term: &str, n: u32) -> String {
+    let terms: Vec<String> = (0..n)
+        .map(|i| format!("({term} * {})", 1u64 << i))
+        .collect();
+    format!(
+        "BEGIN {{ {init} }} BEGIN {{ @ = lquantize({}, 0, 100, 1); }}",
+        terms.join(" + ")
+    )
+}
+
+/// Programs the compiler once turned into code the verifier refused, with
+/// the string size that showed it: each must now load (or be refused with
+/// a D-level error).
+fn regressions() -> Vec<(String, u32)> {
+    let owned = |v: &[(&str, u32)]| -> Vec<(String, u32)> {
+        v.iter().map(|&(p, n)| (p.to_owned(), n)).collect()
+    };
+    let mut out = owned(&[
+        // A string `? :` and a `__data_loc` string were as long as strsize,
+        // not a multiple of 8: the padding written after them overran the
+        // scratch area.
+        ("BEGIN { astr[1] = (pid ? \"a\" : \"b\"); }", 100),
+        ("proc:::exec-success { astr[1] = args[0]; }", 100),
+        // Every byte compared or scanned left the verifier a branch to
+        // come back to, past its 8192.
+        (
+            "BEGIN { gs = \"a\"; trace(strlen(gs) + strlen(gs) + strlen(gs) + strlen(gs)); }",
+            2048,
+        ),
+        (
+            "BEGIN { gs = \"a\"; trace(gs == gs); trace(gs == gs); }",
+            2048,
+        ),
+        (
+            "BEGIN { gs = \"a\"; gs = strjoin(gs, gs); gs = strjoin(gs, gs); \
+             gs = strjoin(gs, gs); gs = strjoin(gs, gs); gs = strjoin(gs, gs); }",
+            2048,
+        ),
+        // Each length strlen() can return was followed to the end, times
+        // the other's: a million instructions.
+        (
+            "BEGIN { gs = \"\"; @ll = llquantize(strlen(gs) + strlen(gs), 10, 0, 6, 20); }",
+            256,
+        ),
+        // The same for the length strjoin() copies its second string at.
+        (
+            "BEGIN { gs = \"\"; self->ts = \"\"; this->cs = \"\"; }
+             syscall::openat:return { @ll[strjoin(self->ts, this->cs), 077] = \
+             llquantize(pid, 10, 0, 6, 20); \
+             self->ts = (arg2 ? copyinstr(id) : copyinstr(0x80000000)); }",
+            4096,
+        ),
+    ]);
+    // Comparisons, `? :` and string comparisons that branched to set
+    // their value.
+    for (init, term) in [
+        ("gi = 0; gj = 0;", "(gi < gj)"),
+        ("gi = 0;", "(gi ? 1 : 0)"),
+        ("gs = \"\";", "(gs == \"a\")"),
+    ] {
+        out.push((weighted(init, term, 16), 256));
+    }
+    out
+}
 
 #[test]
 fn programs_that_once_failed_load_or_are_refused() {
     let host = Host::new();
     let mut failures = Vec::new();
-    let one = std::env::var("ONE").ok();
-    let size: u32 = std::env::var("SIZE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(256);
-    let list: Vec<(&str, u32)> = match &one {
-        Some(p) => vec![(p.as_str(), size)],
-        None => REGRESSIONS.to_vec(),
-    };
-    for (src, strsize) in list {
-        if one.is_some() {
-            eprintln!("{:?}", host.check(src, &options(strsize)));
-        }
-        if let Err(why) = host.check(src, &options(strsize)) {
+    for (src, strsize) in regressions() {
+        if let Err(why) = host.check(&src, &options(strsize)) {
             failures.push(format!("strsize {strsize}, program:\n{src}\n{why}"));
         }
     }

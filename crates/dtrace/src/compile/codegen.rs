@@ -1298,6 +1298,7 @@ impl<'a> Gen<'a> {
         self.asm.bind(equal);
         self.asm.mov64(R0, 0);
         self.asm.bind(done);
+        self.forget_r0(span)?;
         let c = match cond {
             BinOp::Eq => Cond::Eq,
             BinOp::Ne => Cond::Ne,
@@ -1385,6 +1386,7 @@ impl<'a> Gen<'a> {
                     return err(span, "? : operands must have the same type");
                 };
                 self.asm.bind(done);
+                self.forget_r0(span)?;
                 Ok(Val::Int(arith(tt, ot)))
             }
             Val::Mem { ty: tt, .. } => {
@@ -1986,6 +1988,7 @@ impl<'a> Gen<'a> {
                     return err(args[0].span, "strlen( ) takes a string");
                 };
                 self.find_nul(off, len);
+                self.forget_r0(span)?;
                 Ok(Val::Int(Ty::U64))
             }
             "strjoin" => {
@@ -2016,6 +2019,13 @@ impl<'a> Gen<'a> {
                 self.copy(SCRATCH, dst, SCRATCH, ao, head)?;
                 // r0 = strlen(a) (at most len - 1), then b is copied there.
                 self.find_nul(dst, head - 1);
+                // One unknown length, bounded again for the offset and the
+                // size below (a no-op when it runs).
+                self.forget_r0(span)?;
+                let bounded = self.asm.label();
+                self.asm.jmp(Cond::Le, R0, (head - 1) as i32, bounded);
+                self.asm.mov64(R0, (head - 1) as i32);
+                self.asm.bind(bounded);
                 self.scratch_ptr(R1, dst);
                 self.asm.alu64(AluOp::Add, R1, R0);
                 self.asm.mov64(R2, len as i32);
@@ -2084,6 +2094,19 @@ impl<'a> Gen<'a> {
         self.asm.alu64(AluOp::Add, R0, 1);
         self.asm.ja(top);
         self.asm.bind(done);
+    }
+
+    /// Passes r0 through memory the verifier does not follow. Code that
+    /// branches (a loop, `? :`) leaves r0 a different constant on each way
+    /// out; a later test of it on a constant (a histogram's bucket) or its
+    /// use as an offset would have the verifier follow each to the end,
+    /// times every other such value. It comes back as one unknown value,
+    /// and the ways out meet.
+    fn forget_r0(&mut self, span: Span) -> R<()> {
+        let tmp = self.alloc(8, span)?;
+        self.asm.stx(Size::DW, SCRATCH, R0, soff(tmp)?);
+        self.asm.ldx(Size::DW, R0, SCRATCH, soff(tmp)?);
+        Ok(())
     }
 
     fn action(&mut self, func: &str, fspan: Span, args: &[Expr], span: Span) -> R<()> {

@@ -139,3 +139,13 @@ fn records_describe_what_each_action_sends() {
     assert_eq!(c.records[1].action, Action::Exit);
     assert_eq!(c.records[1].action_no, 2);
 }
+
+#[test]
+fn llquantize_parameters_are_checked_before_any_narrowing() {
+    // 65546 is 10 in 16 bits: it must be refused, not taken for 10.
+    let e = build("BEGIN { @ = llquantize(1, 65546, 0, 6, 20); }").unwrap_err();
+    assert!(e.message.contains("argument #1"), "{}", e.message);
+    let e = build("BEGIN { @ = llquantize(1, 10, 65536, 65536, 20); }").unwrap_err();
+    assert!(e.message.contains("argument #2"), "{}", e.message);
+    build("BEGIN { @ = llquantize(1, 10, 0, 6, 20); }").unwrap();
+}
