@@ -407,16 +407,23 @@ impl<'a> Gen<'a> {
         let text = &bytes[..end];
         let len = str_len(text.len() as u32 + 1);
         let off = self.alloc(len, span)?;
+        self.store_text(off, text, len)?;
+        Ok(Val::Mem {
+            off,
+            ty: Ty::Str { len },
+        })
+    }
+
+    /// Writes `text` at `off` in the scratch area, NUL-padded to `len` (a
+    /// multiple of 8 at least one longer than `text`).
+    fn store_text(&mut self, off: u32, text: &[u8], len: u32) -> R<()> {
         let mut padded = text.to_vec();
         padded.resize(len as usize, 0);
         for (i, chunk) in padded.chunks(4).enumerate() {
             let w = i32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
             self.asm.st(Size::W, SCRATCH, soff(off + 4 * i as u32)?, w);
         }
-        Ok(Val::Mem {
-            off,
-            ty: Ty::Str { len },
-        })
+        Ok(())
     }
 
     /// Loads a 64-bit constant into r0.
@@ -527,40 +534,37 @@ impl<'a> Gen<'a> {
 
     fn ident(&mut self, name: &str, span: Span) -> R<Val> {
         let site = self.site;
-        let int = |g: &mut Self, helper: Helper| {
-            g.asm.call(helper);
-        };
         match name {
             "pid" | "tid" if site.tp_kind() == Some(TpKind::OnCpu) => {
                 self.load_field("next_pid", span)?;
                 Ok(Val::Int(Ty::I32))
             }
             "pid" => {
-                int(self, Helper::GetCurrentPidTgid);
+                self.asm.call(Helper::GetCurrentPidTgid);
                 self.asm.alu64(AluOp::Rsh, R0, 32);
                 Ok(Val::Int(Ty::I32))
             }
             "tid" => {
-                int(self, Helper::GetCurrentPidTgid);
+                self.asm.call(Helper::GetCurrentPidTgid);
                 self.asm.alu32(AluOp::Mov, R0, R0);
                 Ok(Val::Int(Ty::I32))
             }
             "uid" => {
-                int(self, Helper::GetCurrentUidGid);
+                self.asm.call(Helper::GetCurrentUidGid);
                 self.asm.alu32(AluOp::Mov, R0, R0);
                 Ok(Val::Int(Ty::U32))
             }
             "gid" => {
-                int(self, Helper::GetCurrentUidGid);
+                self.asm.call(Helper::GetCurrentUidGid);
                 self.asm.alu64(AluOp::Rsh, R0, 32);
                 Ok(Val::Int(Ty::U32))
             }
             "cpu" => {
-                int(self, Helper::GetSmpProcessorId);
+                self.asm.call(Helper::GetSmpProcessorId);
                 Ok(Val::Int(Ty::I32))
             }
             "timestamp" => {
-                int(self, Helper::KtimeGetNs);
+                self.asm.call(Helper::KtimeGetNs);
                 Ok(Val::Int(Ty::U64))
             }
             "walltimestamp" => {
@@ -817,12 +821,7 @@ impl<'a> Gen<'a> {
         self.copy(SCRATCH, off, R0, 0, len)?;
         self.asm.ja(done);
         self.asm.bind(global);
-        let mut g = b"global".to_vec();
-        g.resize(len as usize, 0);
-        for (i, chunk) in g.chunks(4).enumerate() {
-            let w = i32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-            self.asm.st(Size::W, SCRATCH, soff(off + 4 * i as u32)?, w);
-        }
+        self.store_text(off, b"global", len)?;
         self.asm.bind(done);
         Ok(Val::Mem {
             off,
